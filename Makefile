@@ -1,0 +1,64 @@
+# The handful of targets people use. Each one sets up what it needs on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(abspath $(VENV))/bin
+export PATH := $(BIN):$(PATH)
+export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/build/collections
+PYTEST_ARGS ?=
+
+.PHONY: help deps venv collection lint sanity test test-unit test-integration demo bench build clean
+
+help:
+	@echo "make demo   - a complete rollback drill against a local sandbox (sets everything up)"
+	@echo "make test   - lint + sanity + the whole test suite (sets everything up)"
+	@echo "make lint   - ruff, yamllint, ansible-lint (production), ansible-test sanity"
+	@echo "make bench  - benchmarks, printed as ratios against a baseline run alongside"
+	@echo "make build  - build the collection tarball into build/"
+
+deps:
+	@bash scripts/install-deps.sh
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[test]'
+	touch $@
+
+venv: $(BIN)/.installed
+
+# FQCNs resolve from the working tree through build/collections/ansible_collections/emergency/rollback.
+collection:
+	@mkdir -p build/collections/ansible_collections/emergency
+	@ln -sfn $(CURDIR) build/collections/ansible_collections/emergency/rollback
+
+lint: venv collection
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/yamllint -s .
+	$(BIN)/ansible-lint --offline
+	$(MAKE) sanity
+
+sanity: venv
+	VENV_BIN=$(BIN) bash scripts/sanity.sh
+
+test-unit: venv collection
+	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
+
+test-integration: deps venv collection
+	$(BIN)/pytest tests/integration $(PYTEST_ARGS)
+
+test: deps venv collection lint
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+demo: deps venv collection
+	$(BIN)/python demo/drill.py
+
+bench: deps venv collection
+	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+build: venv
+	mkdir -p build
+	$(BIN)/ansible-galaxy collection build --force --output-path build/
+
+clean:
+	rm -rf build .pytest_cache .ruff_cache

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Debian packages the tests and the demo start as throwaway services. Installs only what is missing.
+set -euo pipefail
+need=()
+have() { command -v "$1" >/dev/null 2>&1 || [ -x "$2" ]; }
+have redis-server /usr/bin/redis-server || need+=(redis-server)
+have nginx /usr/sbin/nginx || need+=(nginx)
+have memcached /usr/bin/memcached || need+=(memcached)
+have git /usr/bin/git || need+=(git)
+have openssl /usr/bin/openssl || need+=(openssl)
+have sqlite3 /usr/bin/sqlite3 || need+=(sqlite3)
+have runuser /usr/sbin/runuser || need+=(util-linux)
+ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 && id postgres >/dev/null 2>&1 || need+=(postgresql)
+ls /usr/lib/postgresql/*/bin/pg_dump >/dev/null 2>&1 || need+=(postgresql-client)
+if [ ${#need[@]} -eq 0 ]; then
+  exit 0
+fi
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "installing Debian packages: ${need[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# The packages' own default instances are never used: tests start their own.
+$SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
