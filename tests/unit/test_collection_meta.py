@@ -33,9 +33,13 @@ def test_module_layout(module):
     """DOCUMENTATION, EXAMPLES (FQCN), RETURN, then imports and main(), as community.crypto does."""
     source = (REPO / "plugins/modules" / ("%s.py" % module)).read_text()
     tree = ast.parse(source)
-    names = [t.id for node in tree.body if isinstance(node, ast.Assign) for t in node.targets if isinstance(t, ast.Name)]
+    names = [
+        t.id for node in tree.body if isinstance(node, ast.Assign) for t in node.targets if isinstance(t, ast.Name)
+    ]
     assert names[:3] == ["DOCUMENTATION", "EXAMPLES", "RETURN"]
-    doc = yaml.safe_load(ast.literal_eval(tree.body[[i for i, n in enumerate(tree.body) if isinstance(n, ast.Assign)][0]].value))
+    doc = yaml.safe_load(
+        ast.literal_eval(tree.body[[i for i, n in enumerate(tree.body) if isinstance(n, ast.Assign)][0]].value)
+    )
     assert doc["module"] == module
     assert "check_mode" in doc["attributes"] and "diff_mode" in doc["attributes"]
     assert "emergency.rollback.common" in doc.get("extends_documentation_fragment", [])
@@ -67,4 +71,6 @@ def test_role_argument_specs_mirror_defaults(role):
         assert name.startswith(role + "_")
         assert opt.get("description"), "%s has no description" % name
         if name not in defaults:
-            assert opt.get("required") or opt.get("default") is None, "%s has a spec default but none in defaults/main.yml" % name
+            assert opt.get("required") or opt.get("default") is None, (
+                "%s has a spec default but none in defaults/main.yml" % name
+            )

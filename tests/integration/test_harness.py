@@ -1,0 +1,53 @@
+"""The throwaway services are real, ours, and stop when asked."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from tests.harness import services
+
+pytestmark = pytest.mark.integration
+
+
+def test_postgres_is_ours_and_needs_the_password(postgres):
+    import psycopg
+
+    with psycopg.connect(postgres.dsn()) as conn:
+        row = conn.execute("SELECT current_setting('port')::int, current_setting('data_directory')").fetchone()
+    assert row == (postgres.port, str(postgres.data))
+    with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+        psycopg.connect(postgres.dsn().replace(postgres.password, "wrong"))
+    assert postgres.psql("SELECT 40 + 2") == "42"
+
+
+def test_redis_is_ours_without_persistence(redis_server, redis_factory):
+    client = redis_server.client()
+    assert client.ping() is True
+    assert client.config_get("save")["save"] == ""
+    secured = redis_factory(password="s3cret-pass")
+    import redis
+
+    with pytest.raises(redis.AuthenticationError):
+        redis.Redis(port=secured.port).ping()
+    assert secured.client().ping() is True
+
+
+def test_nginx_serves_and_stops(nginx_factory):
+    import urllib.request
+
+    nginx = nginx_factory("server {{ listen 127.0.0.1:{http_port}; location / {{ return 200 'hi from {prefix}'; }} }}")
+    body = urllib.request.urlopen("http://127.0.0.1:%d/" % nginx.http_port, timeout=5).read().decode()
+    assert body == "hi from %s" % nginx.prefix
+    nginx.write_site("broken", "server { listen 127.0.0.1:1; ssl_certificate /nonexistent.pem; }")
+    assert nginx.test_config().returncode != 0
+    nginx.stop()
+    with pytest.raises(OSError):
+        urllib.request.urlopen("http://127.0.0.1:%d/" % nginx.http_port, timeout=2)
+
+
+def test_free_port_is_free():
+    port = services.free_port()
+    out = subprocess.run(["ss", "-ltn"], capture_output=True, text=True, check=False).stdout
+    assert ":%d " % port not in out
