@@ -1,0 +1,5 @@
+import sys
+
+from rollbackctl.cli import main
+
+sys.exit(main())

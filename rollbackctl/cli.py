@@ -1,0 +1,280 @@
+"""rollbackctl: run, plan and inspect emergency.rollback playbooks through ansible-runner.
+
+Exit status: 0 when every host verified, 1 when a host failed or was unreachable,
+2 for bad arguments (one line on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import socket
+import sys
+import uuid
+from pathlib import Path
+
+import yaml
+
+from rollbackctl.collection import (
+    UsageError,
+    check_inventory,
+    collections_path,
+    find_collection,
+    resolve_playbook,
+)
+from rollbackctl.progress import Progress, one_line
+
+DEFAULT_STATE = os.path.join(os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state"), "rollbackctl")
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UsageError(message)
+
+
+def new_run_id():
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
+    return "rb-%s-%s" % (stamp, uuid.uuid4().hex[:6])
+
+
+def parse_extra_vars(items):
+    """-e k=v (v read as YAML, so lists work: rollback_components=[app,cache]) or -e @file.yml."""
+    extra = {}
+    for item in items or []:
+        if item.startswith("@"):
+            path = Path(item[1:])
+            if not path.is_file():
+                raise UsageError("extra vars file not found: %s" % path)
+            data = yaml.safe_load(path.read_text()) or {}
+            if not isinstance(data, dict):
+                raise UsageError("extra vars file %s must hold a mapping" % path)
+            extra.update(data)
+            continue
+        if item.lstrip().startswith("{"):
+            try:
+                data = json.loads(item)
+            except ValueError as err:
+                raise UsageError("extra vars %r are not valid JSON: %s" % (item, err)) from None
+            extra.update(data)
+            continue
+        for pair in item.split():
+            key, sep, value = pair.partition("=")
+            if not sep or not key:
+                raise UsageError("extra var %r is not key=value" % pair)
+            try:
+                extra[key] = yaml.safe_load(value) if value else ""
+            except yaml.YAMLError:
+                extra[key] = value
+    return extra
+
+
+def build_parser():
+    parser = Parser(prog="rollbackctl", description="Emergency rollbacks you can trust at 3 a.m.")
+    parser.add_argument(
+        "--state-dir",
+        default=os.environ.get("ROLLBACKCTL_STATE_DIR", DEFAULT_STATE),
+        help="where run artifacts are kept (default: %(default)s)",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    def common(p):
+        p.add_argument("-i", "--inventory", required=True, help="inventory file or directory")
+        p.add_argument("-l", "--limit", help="only these hosts or groups (as ansible-playbook --limit)")
+        p.add_argument(
+            "-e", "--extra-vars", action="append", default=[], metavar="K=V|@FILE", help="extra variables; repeatable"
+        )
+        p.add_argument("-v", "--verbose", action="count", default=0)
+        p.add_argument("--run-id", help="identifier of this run (default: generated)")
+
+    run = sub.add_parser("run", help="run a rollback playbook")
+    run.add_argument("playbook", help="a collection playbook (complete, app, database, ...) or a path")
+    common(run)
+    run.add_argument("--check", action="store_true", help="change nothing, report what would change")
+    run.add_argument("--diff", action="store_true", help="show the differences")
+
+    plan = sub.add_parser("plan", help="what a rollback would do: run --check --diff")
+    plan.add_argument("playbook")
+    common(plan)
+
+    status = sub.add_parser("status", help="lock holder and journal tail per host")
+    common(status)
+    status.add_argument("--tail", type=int, default=10, help="journal entries per host (default: %(default)s)")
+    status.add_argument("--json", action="store_true", help="print the status as JSON")
+    return parser
+
+
+def runner_env(state_dir, root):
+    """ansible-playbook from this interpreter's bin dir, the collection on the collections path."""
+    bin_dir = os.path.dirname(os.path.abspath(sys.executable))
+    path = os.environ.get("PATH", "")
+    if not path.startswith(bin_dir + os.pathsep):
+        path = bin_dir + os.pathsep + path
+    os.environ["PATH"] = path  # ansible-runner looks ansible-playbook up on PATH before it uses envvars
+    configured = os.environ.get("ANSIBLE_COLLECTIONS_PATH", "")
+    cpath = str(collections_path(state_dir, root)) + (os.pathsep + configured if configured else "")
+    return {
+        "PATH": path,
+        "ANSIBLE_COLLECTIONS_PATH": cpath,
+        "ANSIBLE_ROLES_PATH": str(root / "roles"),
+        "ANSIBLE_RETRY_FILES_ENABLED": "False",
+        "ANSIBLE_FORCE_COLOR": "0",
+        "ANSIBLE_NOCOLOR": "1",
+    }
+
+
+def execute(playbook, args, extravars, check=False, diff=False, quiet=False, progress=None):
+    """Run a playbook through ansible-runner; returns (runner, progress, private_data_dir)."""
+    import ansible_runner
+
+    root = find_collection()
+    inventory = check_inventory(args.inventory)
+    playbook_path = resolve_playbook(playbook, root) if not isinstance(playbook, Path) else playbook
+    state_dir = Path(args.state_dir).expanduser().resolve()
+    run_id = args.run_id or new_run_id()
+    private = state_dir / "runs" / run_id
+    if private.exists():
+        raise UsageError("run %s already exists in %s: pick another --run-id" % (run_id, private))
+    private.mkdir(parents=True)
+    env = runner_env(state_dir, root)
+    extra = {
+        "rollback_run_id": run_id,
+        "rollback_controller": socket.gethostname(),
+        "rollback_controller_pid": os.getpid(),
+    }
+    extra.update(extravars)
+    cmdline = []
+    if check:
+        cmdline.append("--check")
+    if diff:
+        cmdline.append("--diff")
+    progress = progress or Progress(stream=sys.stderr if quiet else sys.stdout)
+    if not quiet:
+        mode = " (check mode, nothing changes)" if check else ""
+        progress.write("rollbackctl: run %s: %s on %s%s" % (run_id, playbook_path.name, args.inventory, mode))
+        progress.write("rollbackctl: artifacts in %s" % private)
+    runner = ansible_runner.run(
+        private_data_dir=str(private),
+        playbook=str(playbook_path),
+        inventory=inventory,
+        limit=args.limit,
+        extravars=extra,
+        cmdline=" ".join(cmdline) or None,
+        envvars=env,
+        quiet=True,
+        verbosity=args.verbose or None,
+        event_handler=None if quiet else progress,
+        ident="artifacts",
+    )
+    return runner, progress, private
+
+
+def outcome(runner):
+    stats = runner.stats or {}
+    failed = sorted(set(stats.get("failures", {})) | set(stats.get("dark", {})))
+    return failed
+
+
+def cmd_run(args, check=False, diff=False):
+    extravars = parse_extra_vars(args.extra_vars)
+    runner, progress, private = execute(args.playbook, args, extravars, check=check, diff=diff)
+    progress.summary(runner.stats)
+    failed = outcome(runner)
+    if runner.rc != 0 or failed or runner.status != "successful":
+        why = "failed or unreachable: %s" % ", ".join(failed) if failed else "ansible-playbook exited %s" % runner.rc
+        progress.write("rollbackctl: run did NOT verify (%s); artifacts in %s" % (why, private))
+        return 1
+    progress.write("rollbackctl: %s" % ("plan complete, nothing changed" if check else "all hosts verified"))
+    return 0
+
+
+def cmd_status(args):
+    root = find_collection()
+    extravars = parse_extra_vars(args.extra_vars)
+    extravars["rollback_status_tail"] = args.tail
+    args.run_id = args.run_id or "status-" + new_run_id()
+    runner, progress, _private = execute(root / "playbooks" / "status.yml", args, extravars, quiet=True)
+    per_host = {}
+    for event in runner.events:
+        data = event.get("event_data", {})
+        host = data.get("host")
+        if event.get("event") == "runner_on_unreachable":
+            per_host[host] = {"unreachable": one_line((data.get("res") or {}).get("msg", ""))}
+        elif event.get("event") == "runner_on_ok" and data.get("task_action", "").endswith("set_fact"):
+            status = (data.get("res") or {}).get("ansible_facts", {}).get("rollback_status")
+            if status is not None:
+                per_host[host] = status
+    if args.json:
+        print(json.dumps(per_host, indent=2, sort_keys=True, default=str))
+    else:
+        print_status(per_host)
+    failed = outcome(runner)
+    return 1 if failed or runner.rc != 0 else 0
+
+
+def print_status(per_host):
+    for host in sorted(per_host):
+        status = per_host[host]
+        print("== %s" % host)
+        if "unreachable" in status:
+            print("  unreachable: %s" % status["unreachable"])
+            continue
+        lock = status.get("lock")
+        if lock:
+            print(
+                "  lock: held by run %s (pid %s on %s, %s)"
+                % (lock.get("run_id"), lock.get("pid"), lock.get("machine"), lock.get("user"))
+            )
+        else:
+            print("  lock: free")
+        for release in status.get("releases") or []:
+            marks = []
+            if release.get("live"):
+                marks.append("LIVE")
+            if release.get("bad"):
+                marks.append("BAD")
+            print("  release %-24s %s" % (release.get("id"), " ".join(marks)))
+        journal = status.get("journal") or {}
+        problems = journal.get("problems") or []
+        if problems:
+            print("  journal: %d unreadable line(s): %s" % (len(problems), ", ".join(str(p["line"]) for p in problems)))
+        entries = journal.get("entries") or []
+        print("  journal: %d entries, last %d:" % (journal.get("total", 0), len(entries)))
+        for e in entries:
+            change = ""
+            if e.get("from") or e.get("to"):
+                change = " %s -> %s" % (e.get("from") or "-", e.get("to") or "-")
+            took = " %.2fs" % e["duration_s"] if isinstance(e.get("duration_s"), (int, float)) else ""
+            print(
+                "    %s %-8s %-10s %-14s %-8s%s%s"
+                % (
+                    e.get("ts"),
+                    e.get("run_id") or "-",
+                    e.get("component"),
+                    e.get("action"),
+                    e.get("result"),
+                    change,
+                    took,
+                )
+            )
+
+
+def main(argv=None):
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command == "run":
+            return cmd_run(args, check=args.check, diff=args.diff)
+        if args.command == "plan":
+            return cmd_run(args, check=True, diff=True)
+        return cmd_status(args)
+    except UsageError as err:
+        sys.stderr.write("rollbackctl: %s\n" % err)
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("rollbackctl: interrupted\n")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
