@@ -7,11 +7,13 @@ export PATH := $(BIN):$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/build/collections
 PYTEST_ARGS ?=
 
-.PHONY: help deps venv collection lint sanity test test-unit test-integration demo bench build clean
+.PHONY: help deps venv collection lint sanity test test-fast test-unit test-integration molecule demo bench build clean
 
 help:
 	@echo "make demo   - a complete rollback drill against a local sandbox (sets everything up)"
 	@echo "make test   - lint + sanity + the whole test suite (sets everything up)"
+	@echo "make test-fast - lint + unit + integration, without Molecule"
+	@echo "make molecule  - every Molecule scenario against podman systemd containers (root)"
 	@echo "make lint   - ruff, yamllint, ansible-lint (production), ansible-test sanity"
 	@echo "make bench  - benchmarks, printed as ratios against a baseline run alongside"
 	@echo "make build  - build the collection tarball into build/"
@@ -47,7 +49,15 @@ test-unit: venv collection
 test-integration: deps venv collection
 	$(BIN)/pytest tests/integration $(PYTEST_ARGS)
 
-test: deps venv collection lint
+molecule: venv collection
+	bash molecule/prepare-hosts.sh
+	PY_COLORS=0 ANSIBLE_FORCE_COLOR=0 $(BIN)/molecule test --all
+
+test-fast: deps venv collection lint
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Molecule first, so the suite's own summary is the last thing printed.
+test: deps venv collection lint molecule
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 demo: deps venv collection
