@@ -92,7 +92,7 @@ after_id:
   type: str
   sample: d66c9ec56423168ec06ff291bfc6db9dc6878df5d98f9656e05971f2ac812439
 snapshot:
-  description: Id of the snapshot recording O(before_id); null when nothing changed.
+  description: Id of the snapshot recording RV(before_id); null when nothing changed.
   returned: always
   type: str
   sample: 20261123T190000.123456Z-1a2b3c
@@ -158,7 +158,7 @@ def main():
     step = Step(module, "app", "retag")
     store = SnapshotStore.in_state_dir(p["state_dir"], "container")
     try:
-        engine = Engine.find(lambda name: module.get_bin_path(name), module.run_command, p["engine"])
+        engine = Engine.find(module.get_bin_path, module.run_command, p["engine"])
     except ContainerError as err:
         module.fail_json(msg="container_image: %s; nothing changed" % err)
 
