@@ -15,7 +15,9 @@ SECRET_KEY_RE = re.compile(
     r"(PASSWORD|PASSWD|PASS$|SECRET|TOKEN|KEY|CREDENTIAL|PRIVATE|AUTH|SALT|DSN|COOKIE|SESSION)", re.IGNORECASE
 )
 # KEY=value, export KEY=value, and YAML-ish "key: value" (compose files)
-ASSIGN_RE = re.compile(r"^(?P<lead>\s*(?:export\s+|-\s+)?)(?P<key>[A-Za-z_][A-Za-z0-9_.-]*)(?P<sep>\s*[=:]\s*)(?P<value>.*)$")
+ASSIGN_RE = re.compile(
+    r"^(?P<lead>\s*(?:export\s+|-\s+)?)(?P<key>[A-Za-z_][A-Za-z0-9_.-]*)(?P<sep>\s*[=:]\s*)(?P<value>.*)$"
+)
 URL_CREDENTIALS_RE = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<password>[^@/\s]+)@")
 KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
 PLAIN_VALUE_RE = re.compile(r"^[A-Za-z0-9_./:@,+%=-]*$")
@@ -36,7 +38,9 @@ def mask_text(text):
     """The text with values of secret-looking keys and URL passwords replaced by ********."""
     if text is None:
         return None
-    return "".join(mask_line(line[:-1]) + "\n" if line.endswith("\n") else mask_line(line) for line in text.splitlines(True))
+    return "".join(
+        mask_line(line[:-1]) + "\n" if line.endswith("\n") else mask_line(line) for line in text.splitlines(True)
+    )
 
 
 def format_value(value):
@@ -76,7 +80,10 @@ def parse(text):
 def set_keys(text, updates):
     """(new text, [changed keys]) with each KEY set to its value; lines and comments kept."""
     wanted = {key: format_value(value) for key, value in updates.items()}
-    plain = {key: (value if not isinstance(value, bool) else ("true" if value else "false")) for key, value in updates.items()}
+    plain = {
+        key: (value if not isinstance(value, bool) else ("true" if value else "false"))
+        for key, value in updates.items()
+    }
     lines = text.splitlines(True)
     seen = set()
     changed = []

@@ -190,10 +190,13 @@ class Layout:
         if to in (None, "", "previous"):
             if len(ids) < 2:
                 raise ReleaseError(
-                    "only one release (%s) in %s; there is nothing to roll back to" % (", ".join(ids) or "none", self.releases_dir)
+                    "only one release (%s) in %s; there is nothing to roll back to"
+                    % (", ".join(ids) or "none", self.releases_dir)
                 )
             if not deploys:
-                raise ReleaseError("no deploy history and no live release in %s; give an explicit release id" % self.root)
+                raise ReleaseError(
+                    "no deploy history and no live release in %s; give an explicit release id" % self.root
+                )
             head = deploys[-1]
             for rid in reversed(deploys[:-1]):
                 if rid != head and rid in ids and rid not in bad:
@@ -206,7 +209,9 @@ class Layout:
         if match:
             steps = int(match.group(1))
             if not deploys:
-                raise ReleaseError("no deploy history and no live release in %s; give an explicit release id" % self.root)
+                raise ReleaseError(
+                    "no deploy history and no live release in %s; give an explicit release id" % self.root
+                )
             head = deploys[-1]
             back = []
             for rid in reversed(deploys[:-1]):
@@ -236,7 +241,9 @@ class Layout:
     # --- writing ---------------------------------------------------------------------------
     def _write_json(self, path, data, module=None):
         os.makedirs(self.meta_dir, mode=0o755, exist_ok=True)
-        _atomic.write_file(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode(), module=module, mode=0o644)
+        _atomic.write_file(
+            path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode(), module=module, mode=0o644
+        )
 
     def mark_bad(self, release_id, mark, module=None):
         marks = self.bad_marks()

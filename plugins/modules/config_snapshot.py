@@ -276,7 +276,8 @@ class ConfigSnapshot:
                 self.store.restore_file(meta, store_name(path), path)
         except (OSError, SnapshotError) as err:
             self.step.fail(
-                "restoring snapshot %s failed: %s; files restored before the error: see the journal" % (meta["id"], err),
+                "restoring snapshot %s failed: %s; files restored before the error: see the journal"
+                % (meta["id"], err),
                 journal_fields={"to": meta["id"]},
                 **result,
             )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: git_rollback
-short_description: Roll a git work tree back by reverting commits or resetting to a known-good ref, with a backup tag first
+short_description: Revert commits or reset a git work tree to a known-good ref, behind a backup tag
 version_added: 0.1.0
 description:
   - V(revert) reverts the given commits (newest first, C(--no-edit)), making new commits; history is kept.
@@ -154,9 +154,19 @@ class GitRollback:
         if not git.is_work_tree():
             self.fail("%s is not a git work tree; nothing was changed" % self.p["repo"])
         if git.in_progress():
-            self.fail("a revert is in progress in %s (git revert --abort or --continue first); nothing was changed" % self.p["repo"])
+            self.fail(
+                "a revert is in progress in %s (git revert --abort or --continue first); nothing was changed"
+                % self.p["repo"]
+            )
         head = git.head()
-        result = {"before": head, "after": head, "backup_tag": None, "reverted": [], "already_reverted": [], "pushed": False}
+        result = {
+            "before": head,
+            "after": head,
+            "backup_tag": None,
+            "reverted": [],
+            "already_reverted": [],
+            "pushed": False,
+        }
         if self.p["method"] == "revert":
             shas = []
             for commit in self.p["commits"]:
@@ -187,11 +197,15 @@ class GitRollback:
                 if not branch:
                     self.fail("HEAD is detached in %s; cannot push; nothing was changed" % p["repo"], **result)
                 remote_before = git.remote_head(p["remote"], branch)
-                rewrites = p["method"] == "reset" and remote_before is not None and not git.is_ancestor(remote_before, result["after"])
+                rewrites = (
+                    p["method"] == "reset"
+                    and remote_before is not None
+                    and not git.is_ancestor(remote_before, result["after"])
+                )
                 if rewrites and not p["force_with_lease"]:
                     self.fail(
-                        "resetting %s rewrites the history of %s/%s; pushing it needs force_with_lease=true; nothing was changed"
-                        % (branch, p["remote"], branch),
+                        "resetting %s rewrites the history of %s/%s; pushing it needs force_with_lease=true; "
+                        "nothing was changed" % (branch, p["remote"], branch),
                         **result,
                     )
             dirty = git.dirty() if todo else []
@@ -238,7 +252,11 @@ class GitRollback:
                         git.run("tag", "-d", result["backup_tag"], check=False)
                         self.step.fail(
                             "git_rollback: reverting %s failed (%s); the revert was aborted and HEAD left at %s"
-                            % (", ".join(c[:12] for c in result["reverted"]), err.splitlines()[-1:] or rc, result["before"][:12]),
+                            % (
+                                ", ".join(c[:12] for c in result["reverted"]),
+                                err.splitlines()[-1:] or rc,
+                                result["before"][:12],
+                            ),
                             journal_fields=journal,
                             **dict(result, backup_tag=None),
                         )

@@ -154,7 +154,9 @@ snapshot:
   returned: when a directory was restored
   type: str
 snapshot_path:
-  description: Path of the replaced live directory inside the snapshot store; a later restore can use it as O(backup_path).
+  description:
+    - Path of the replaced live directory inside the snapshot store.
+    - A later restore can use it as O(backup_path).
   returned: when a directory was restored
   type: str
 """
@@ -237,7 +239,9 @@ def run_symlink(module, step):
         (r for r in reversed(deploys) if r != target and r in ids and r not in bad_after and r != live),
         None,
     )
-    pruned = layout.plan_prune(p["keep_releases"], target, previous_good, bad_after, p["bad_retention_days"] * 86400, now)
+    pruned = layout.plan_prune(
+        p["keep_releases"], target, previous_good, bad_after, p["bad_retention_days"] * 86400, now
+    )
     result["pruned"] = pruned
     result["current_target"] = new_target
     changed = switch or bool(pruned)
@@ -260,7 +264,11 @@ def run_symlink(module, step):
                 layout.mark_bad(live, mark, module=module)
             _atomic.switch_symlink(layout.current, new_target)
             head = deploys[-1] if deploys else None
-            kind = "deploy" if target not in deploys and (head is None or natural_key(target) > natural_key(head)) else "rollback"
+            kind = (
+                "deploy"
+                if target not in deploys and (head is None or natural_key(target) > natural_key(head))
+                else "rollback"
+            )
             layout.record(
                 [{"id": target, "kind": kind, "at": utc_iso(now), "by": _who(p), "run_id": p["run_id"], "from": live}],
                 module=module,
@@ -289,19 +297,30 @@ def run_directory(module, step):
     p = module.params
     live_path, backup_path = os.path.abspath(p["live_path"]), os.path.abspath(p["backup_path"])
     if not os.path.isdir(backup_path):
-        module.fail_json(msg="release: backup directory %s does not exist; %s was left untouched" % (backup_path, live_path))
+        module.fail_json(
+            msg="release: backup directory %s does not exist; %s was left untouched" % (backup_path, live_path)
+        )
     if not os.path.isdir(live_path) or os.path.islink(live_path):
         module.fail_json(
-            msg="release: live path %s is not a directory (a symlink layout wants root=); nothing was changed" % live_path
+            msg="release: live path %s is not a directory (a symlink layout wants root=); nothing was changed"
+            % live_path
         )
     try:
         before, after = tree_digest(live_path), tree_digest(backup_path)
     except OSError as err:
         module.fail_json(msg="release: cannot read %s or %s: %s; nothing was changed" % (live_path, backup_path, err))
-    result = {"from": "sha256:%s" % before, "to": "sha256:%s" % after, "live_path": live_path, "backup_path": backup_path}
+    result = {
+        "from": "sha256:%s" % before,
+        "to": "sha256:%s" % after,
+        "live_path": live_path,
+        "backup_path": backup_path,
+    }
     if before == after:
         module.exit_json(changed=False, **result)
-    diff = {"before": "%s tree sha256 %s\n" % (live_path, before), "after": "%s tree sha256 %s (from %s)\n" % (live_path, after, backup_path)}
+    diff = {
+        "before": "%s tree sha256 %s\n" % (live_path, before),
+        "after": "%s tree sha256 %s (from %s)\n" % (live_path, after, backup_path),
+    }
     if module.check_mode:
         module.exit_json(changed=True, diff=diff, **result)
     store = SnapshotStore.in_state_dir(p["state_dir"], "app")
@@ -310,7 +329,9 @@ def run_directory(module, step):
         staging = stage_copy(backup_path, live_path)
         atomic = _atomic.exchange(staging, live_path)
         name = os.path.basename(live_path)
-        with store.staging(source=live_path, metadata={"kind": "directory", "replaced_by": backup_path, "tree_sha256": before}) as stage:
+        with store.staging(
+            source=live_path, metadata={"kind": "directory", "replaced_by": backup_path, "tree_sha256": before}
+        ) as stage:
             stage.adopt(staging, name)
         staging = None
     except (OSError, SnapshotError) as err:

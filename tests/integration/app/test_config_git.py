@@ -52,15 +52,27 @@ def test_snapshot_then_restore_four_runs_with_masked_diff(four, env_file, state_
     )
     assert "db2" in env.read_text() and undo[1]["changed"]
     journal = [json.loads(line) for line in (state_dir / "journal.jsonl").read_text().splitlines()]
-    assert [(j["component"], j["action"]) for j in journal] == [("config", "snapshot"), ("config", "restore"), ("config", "restore")]
+    assert [(j["component"], j["action"]) for j in journal] == [
+        ("config", "snapshot"),
+        ("config", "restore"),
+        ("config", "restore"),
+    ]
     assert "hunter2" not in (state_dir / "journal.jsonl").read_text()
 
 
 def test_set_feature_flag_four_runs(four, env_file, state_dir):
     env, _compose = env_file
-    args = {"state": "set", "paths": [str(env)], "env": {"ENABLE_NEW_PAYMENT_FLOW": False, "API_TOKEN": "s3cr3t"}, "state_dir": str(state_dir)}
+    args = {
+        "state": "set",
+        "paths": [str(env)],
+        "env": {"ENABLE_NEW_PAYMENT_FLOW": False, "API_TOKEN": "s3cr3t"},
+        "state_dir": str(state_dir),
+    }
     results = four("emergency.rollback.config_snapshot", args)
-    assert env.read_text() == "DB_HOST=db1\nDB_PASSWORD=hunter2-old\nENABLE_NEW_PAYMENT_FLOW=false\n# keep me\nAPI_TOKEN=s3cr3t\n"
+    assert (
+        env.read_text()
+        == "DB_HOST=db1\nDB_PASSWORD=hunter2-old\nENABLE_NEW_PAYMENT_FLOW=false\n# keep me\nAPI_TOKEN=s3cr3t\n"
+    )
     assert results[1]["changed_keys"] == ["ENABLE_NEW_PAYMENT_FLOW", "API_TOKEN"]
     assert "s3cr3t" not in json.dumps(results[0]["diff"]) and "API_TOKEN=********" in results[0]["diff"]["after"]
     assert oct(os.stat(env).st_mode & 0o777) == oct(0o640)
@@ -70,7 +82,8 @@ def test_config_file_missing_fails_and_changes_nothing(task, env_file, state_dir
     env, _compose = env_file
     before = (fingerprint(env.parent), fingerprint(state_dir))
     event, res, _ = task(
-        "emergency.rollback.config_snapshot", {"paths": [str(env), str(tmp_path / "etc/missing.env")], "state_dir": str(state_dir)}
+        "emergency.rollback.config_snapshot",
+        {"paths": [str(env), str(tmp_path / "etc/missing.env")], "state_dir": str(state_dir)},
     )
     assert event == "runner_on_failed"
     assert "missing.env is missing" in res["msg"] and "\n" not in res["msg"]
@@ -80,7 +93,10 @@ def test_config_file_missing_fails_and_changes_nothing(task, env_file, state_dir
 def test_git_revert_four_runs_with_backup_tag(four, tmp_path, state_dir):
     repo = tmp_path / "repo"
     shas = make_repo(repo, ("v1", "v2", "v3"))
-    results = four("emergency.rollback.git_rollback", {"repo": str(repo), "method": "revert", "commits": [shas[2], shas[1]], "state_dir": str(state_dir)})
+    results = four(
+        "emergency.rollback.git_rollback",
+        {"repo": str(repo), "method": "revert", "commits": [shas[2], shas[1]], "state_dir": str(state_dir)},
+    )
     assert results[1]["reverted"] == [shas[2], shas[1]] and results[3]["already_reverted"] == [shas[2], shas[1]]
     assert (repo / "app.txt").read_text() == "version v1\n"
     assert git(repo, "rev-list", "--count", "HEAD") == "5", "history kept: two revert commits added"
@@ -96,7 +112,14 @@ def test_git_reset_four_runs_and_push_with_lease(four, tmp_path, state_dir):
     shas = make_repo(repo, ("v1", "v2", "v3"))
     git(repo, "remote", "add", "origin", str(origin))
     git(repo, "push", "-q", "origin", "main")
-    args = {"repo": str(repo), "method": "reset", "ref": shas[0], "push": True, "force_with_lease": True, "state_dir": str(state_dir)}
+    args = {
+        "repo": str(repo),
+        "method": "reset",
+        "ref": shas[0],
+        "push": True,
+        "force_with_lease": True,
+        "state_dir": str(state_dir),
+    }
     results = four("emergency.rollback.git_rollback", args)
     assert results[0]["after"] == shas[0] and results[1]["after"] == shas[0]
     assert git(repo, "rev-parse", "HEAD") == shas[0] == git(origin, "rev-parse", "main")
@@ -111,7 +134,10 @@ def test_git_reset_push_without_lease_refused(task, tmp_path, state_dir):
     git(repo, "remote", "add", "origin", str(origin))
     git(repo, "push", "-q", "origin", "main")
     before = fingerprint(repo)
-    event, res, _ = task("emergency.rollback.git_rollback", {"repo": str(repo), "method": "reset", "ref": shas[0], "push": True, "state_dir": str(state_dir)})
+    event, res, _ = task(
+        "emergency.rollback.git_rollback",
+        {"repo": str(repo), "method": "reset", "ref": shas[0], "push": True, "state_dir": str(state_dir)},
+    )
     assert event == "runner_on_failed" and "force_with_lease=true" in res["msg"]
     assert fingerprint(repo) == before
 
@@ -121,7 +147,14 @@ def test_git_dirty_tree_refused_and_unchanged(task, tmp_path, state_dir):
     shas = make_repo(repo, ("v1", "v2"))
     (repo / "app.txt").write_text("hotfix typed on the server\n")
     before = (fingerprint(repo), fingerprint(state_dir))
-    event, res, _ = task("emergency.rollback.git_rollback", {"repo": str(repo), "method": "reset", "ref": shas[0], "state_dir": str(state_dir)})
+    event, res, _ = task(
+        "emergency.rollback.git_rollback",
+        {"repo": str(repo), "method": "reset", "ref": shas[0], "state_dir": str(state_dir)},
+    )
     assert event == "runner_on_failed"
-    assert "uncommitted changes in app.txt" in res["msg"] and "nothing was changed" in res["msg"] and "\n" not in res["msg"]
+    assert (
+        "uncommitted changes in app.txt" in res["msg"]
+        and "nothing was changed" in res["msg"]
+        and "\n" not in res["msg"]
+    )
     assert (fingerprint(repo), fingerprint(state_dir)) == before

@@ -26,7 +26,12 @@ def test_release_previous_four_runs(four, tmp_path, state_dir):
     mark = json.loads((root / ".rollback/bad.json").read_text())["r3"]
     assert mark["reason"] == "500s" and mark["run_id"] == "rb-1" and mark["at"]
     history = json.loads((root / ".rollback/history.json").read_text())
-    assert [(e["id"], e["kind"]) for e in history] == [("r1", "deploy"), ("r2", "deploy"), ("r3", "deploy"), ("r2", "rollback")]
+    assert [(e["id"], e["kind"]) for e in history] == [
+        ("r1", "deploy"),
+        ("r2", "deploy"),
+        ("r3", "deploy"),
+        ("r2", "rollback"),
+    ]
     journal = [json.loads(line) for line in (state_dir / "journal.jsonl").read_text().splitlines()]
     assert [(j["component"], j["action"], j["from"], j["to"]) for j in journal] == [("app", "release", "r3", "r2")]
 
@@ -83,7 +88,9 @@ def test_directory_restore_four_runs_keeps_replaced_tree(four, tmp_path, state_d
         (path / "index.html").write_text(text)
         (path / "static" / "app.js").write_text("// %s" % text)
     backup_before = fingerprint(backup)
-    results = four("emergency.rollback.release", {"live_path": str(live), "backup_path": str(backup), "state_dir": str(state_dir)})
+    results = four(
+        "emergency.rollback.release", {"live_path": str(live), "backup_path": str(backup), "state_dir": str(state_dir)}
+    )
     assert (live / "index.html").read_text() == "good 1.4.2"
     assert fingerprint(backup) == backup_before
     kept = results[1]["snapshot_path"]

@@ -42,7 +42,9 @@ def inventory(hosts):
             "children": {
                 "web": {
                     "hosts": {
-                        name: dict({"ansible_connection": "local", "ansible_python_interpreter": sys.executable}, **hostvars)
+                        name: dict(
+                            {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}, **hostvars
+                        )
                         for name, hostvars in hosts.items()
                     }
                 }
@@ -118,7 +120,7 @@ def test_zero_failed_requests_while_rollback_app_switches(playbook, nginx_factor
     assert client.failures == []
     assert total < client.max_requests, "the loop ran through the whole rollback, not up to its bound"
     assert client.bodies[0] == "release r3" and client.bodies[-1] == "release r2"
-    switches = sum(1 for a, b in zip(client.bodies, client.bodies[1:]) if a != b)
+    switches = sum(1 for a, b in zip(client.bodies, client.bodies[1:], strict=False) if a != b)
     assert switches == 1, "responses switch once from r3 to r2"
     assert live_of(root) == "r2"
     res = run.result("Switch current to release r2", "web1")
@@ -189,10 +191,21 @@ def test_lock_held_by_another_run_fails_and_changes_nothing(playbook, tmp_path):
     state = tmp_path / "state"
     state.mkdir()
     (state / "rollback.lock").write_text(
-        json.dumps({"run_id": "rb-other", "pid": os.getpid(), "machine": os.uname().nodename, "user": "bob", "since": time.time(), "ttl": None})
+        json.dumps(
+            {
+                "run_id": "rb-other",
+                "pid": os.getpid(),
+                "machine": os.uname().nodename,
+                "user": "bob",
+                "since": time.time(),
+                "ttl": None,
+            }
+        )
     )
     before = (fingerprint(root), fingerprint(state))
-    run = playbook(PLAYBOOK, inventory=inventory({"web1": {}}), extravars={"app_root": str(root), "app_state_dir": str(state)})
+    run = playbook(
+        PLAYBOOK, inventory=inventory({"web1": {}}), extravars={"app_root": str(root), "app_state_dir": str(state)}
+    )
     assert run.rc != 0
     msg = run.result("Take the host lock", "web1")["msg"]
     assert "run_id=rb-other" in msg and "\n" not in msg

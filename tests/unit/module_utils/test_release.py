@@ -20,7 +20,6 @@ def resolve(layout, to):
     return layout.resolve(to, info["live"], info["ids"], bad, info["deploy_history"])
 
 
-
 def test_live_is_read_from_the_symlink_not_name_order(tmp_path):
     root = make_layout(tmp_path / "app", ["r1", "r2", "r3"], live="r2")
     info = Layout(str(root)).info()
