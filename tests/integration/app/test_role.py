@@ -184,6 +184,12 @@ def test_failed_verification_switches_back_and_restores_config(playbook, nginx_f
     bad = json.loads((root / ".rollback/bad.json").read_text())
     assert set(bad) == {"r2", "r3"} and "failed verification" in bad["r2"]["reason"]
     assert not (state / "rollback.lock").exists(), "the lock is released after a failure too"
+    journal = [json.loads(line) for line in (state / "journal.jsonl").read_text().splitlines()]
+    steps = [(j["component"], j["action"], j["result"]) for j in journal]
+    assert steps.index(("app", "verify", "failed")) < steps.index(("app", "auto_revert", "reverted"))
+    assert ("app", "restart", "changed") in steps
+    revert = next(j for j in journal if j["action"] == "auto_revert")
+    assert (revert["from"], revert["to"]) == ("r2", "r3")
 
 
 def test_lock_held_by_another_run_fails_and_changes_nothing(playbook, tmp_path):
