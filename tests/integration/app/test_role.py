@@ -20,6 +20,7 @@ REPO = Path(__file__).resolve().parents[3]
 PLAYBOOK = str(REPO / "playbooks" / "rollback_app.yml")
 JOURNAL_OK = [
     ("lock", "acquire", "changed"),
+    ("app", "snapshot", "ok"),
     ("app", "release", "changed"),
     ("app", "verify", "ok"),
     ("lock", "release", "changed"),
