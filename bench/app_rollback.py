@@ -70,7 +70,10 @@ def main():
     ours, base = statistics.median(times["rollback_app"]), statistics.median(times["file symlink"])
     print("app rollback, symlink strategy, one host, %d rounds (wall time of ansible-playbook)" % rounds)
     for name, values in times.items():
-        print("  %-14s median %6.2f s  min %6.2f s  max %6.2f s" % (name, statistics.median(values), min(values), max(values)))
+        print(
+            "  %-14s median %6.2f s  min %6.2f s  max %6.2f s"
+            % (name, statistics.median(values), min(values), max(values))
+        )
     print("ratio rollback_app / hand-written file symlink: %.2fx" % (ours / base))
 
 

@@ -236,3 +236,32 @@ def test_fleet_lands_on_one_release_and_a_host_lacking_it_is_untouched(playbook,
     # --limit web1 with an explicit id works too
     run = playbook(PLAYBOOK, inventory=inventory(hosts), limit="web1", extravars={"app_rollback_to": "r1"})
     assert run.rc == 0 and live_of(web1) == "r1" and live_of(web2) == "r3"
+
+
+def test_directory_and_git_strategies_through_the_role(playbook, tmp_path):
+    from tests.harness.app import git, make_repo
+
+    live, backup = tmp_path / "www", tmp_path / "backups" / "1.4.2"
+    for path, text in ((live, "1.5.0 broken"), (backup, "1.4.2 good")):
+        path.mkdir(parents=True)
+        (path / "index.html").write_text(text)
+    state = tmp_path / "state"
+    common = {"app_state_dir": str(state)}
+    run = playbook(
+        PLAYBOOK,
+        inventory=inventory({"web1": {}}),
+        extravars=dict(common, app_strategy="directory", app_live_path=str(live), app_backup_path=str(backup)),
+    )
+    assert run.rc == 0, run.stdout[-3000:]
+    assert (live / "index.html").read_text() == "1.4.2 good"
+    kept = run.result("Restore the deployment backup into the live path " + str(live), "web1")["snapshot_path"]
+    assert (Path(kept) / "index.html").read_text() == "1.5.0 broken"
+
+    repo = tmp_path / "repo"
+    shas = make_repo(repo, ("v1", "v2"))
+    extravars = dict(common, app_strategy="git", app_git_repo=str(repo), app_git_ref=shas[0])
+    run = playbook(PLAYBOOK, inventory=inventory({"web1": {}}), extravars=extravars)
+    assert run.rc == 0, run.stdout[-3000:]
+    assert git(repo, "rev-parse", "HEAD") == shas[0]
+    again = playbook(PLAYBOOK, inventory=inventory({"web1": {}}), extravars=extravars)
+    assert again.result("Roll back the work tree with git reset", "web1")["changed"] is False
