@@ -65,7 +65,8 @@ options:
     default: rolled back
   by:
     description:
-      - Who marks the release bad. Defaults to the O(run_id), else the remote user.
+      - Who marks the release bad (a person or a team). Defaults to the remote user; the O(run_id) is kept
+        in the mark as well.
     type: str
   link_style:
     description:
