@@ -158,3 +158,18 @@ def test_git_dirty_tree_refused_and_unchanged(task, tmp_path, state_dir):
         and "\n" not in res["msg"]
     )
     assert (fingerprint(repo), fingerprint(state_dir)) == before
+
+
+def test_git_revert_conflict_is_aborted_leaving_head_and_tags_as_they_were(task, tmp_path, state_dir):
+    repo = tmp_path / "repo"
+    shas = make_repo(repo, ("v1", "v2", "v3"))  # v3 rewrites app.txt after v2: reverting v2 alone conflicts
+    before = (repo / "app.txt").read_bytes(), git(repo, "rev-parse", "HEAD")
+    event, res, _ = task(
+        "emergency.rollback.git_rollback",
+        {"repo": str(repo), "method": "revert", "commits": [shas[1]], "state_dir": str(state_dir)},
+    )
+    assert event == "runner_on_failed"
+    assert "revert was aborted" in res["msg"] and "\n" not in res["msg"]
+    assert ((repo / "app.txt").read_bytes(), git(repo, "rev-parse", "HEAD")) == before
+    assert git(repo, "status", "--porcelain", "--untracked-files=no") == ""
+    assert git(repo, "tag", "--list") == ""
