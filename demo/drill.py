@@ -215,6 +215,13 @@ def main():
         print("GET /       -> %s %s" % get(url + "/"))
         if status != 200:
             rc = rc or 1
+        marks = root / ".rollback" / "bad.json"
+        if marks.exists():
+            for rid, mark in json.loads(marks.read_text()).items():
+                print(
+                    "release %s marked bad by %s at %s: %s (kept for debugging)"
+                    % (rid, mark["by"], mark["at"], mark["reason"])
+                )
         banner("rollbackctl status -i %s" % inventory)
         status_rc = rollbackctl(["status", "-i", str(inventory)], env)
         if status_rc != 0:
