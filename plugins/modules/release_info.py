@@ -1,0 +1,153 @@
+#!/usr/bin/python
+# Copyright (c) emergency.rollback contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: release_info
+short_description: List the releases of an ansistrano / Capistrano style layout and which one is live
+version_added: 0.1.0
+description:
+  - Lists C(<root>/releases/<id>) with, for each, whether it is live, whether it is marked bad
+    (and by whom, when, why), its C(REVISION) file and its directory time.
+  - The live release is read from the C(<root>/current) symlink, never from mtime or name order.
+    A dangling or foreign C(current) link is reported as an error.
+  - With O(resolve), also says which concrete release V(previous), V(-N) or an id means now,
+    exactly as M(emergency.rollback.release) would resolve it.
+  - Read-only.
+author:
+  - emergency.rollback maintainers (@emergency-rollback)
+extends_documentation_fragment:
+  - emergency.rollback.common
+attributes:
+  check_mode:
+    support: full
+    description: It only reads, so it runs unchanged in check mode.
+  diff_mode:
+    support: none
+    description: It changes nothing.
+options:
+  root:
+    description:
+      - Application root holding C(releases/) and the C(current) symlink.
+    type: path
+    required: true
+  resolve:
+    description:
+      - A target (V(previous), V(-N) or a release id) to resolve to a concrete release id, returned as RV(target).
+    type: str
+seealso:
+  - module: emergency.rollback.release
+"""
+
+EXAMPLES = r"""
+- name: Read the releases of the shop
+  emergency.rollback.release_info:
+    root: /srv/shop
+    resolve: previous
+  register: shop
+
+- name: Show what is live and what previous means
+  ansible.builtin.debug:
+    msg: "live {{ shop.live }}, previous {{ shop.target }}, bad {{ shop.bad | join(', ') }}"
+"""
+
+RETURN = r"""
+live:
+  description: Id of the live release, null when there is no C(current) link.
+  returned: always
+  type: str
+  sample: "20261123181500"
+current_target:
+  description: Target of the C(current) link as written (relative or absolute).
+  returned: always
+  type: str
+  sample: releases/20261123181500
+ids:
+  description: Release ids in natural sort order.
+  returned: always
+  type: list
+  elements: str
+bad:
+  description: Ids of the releases marked bad.
+  returned: always
+  type: list
+  elements: str
+releases:
+  description: One entry per release, in natural id order.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    id:
+      description: Release id (directory name).
+      type: str
+    path:
+      description: Release directory.
+      type: str
+    live:
+      description: Whether C(current) points to it.
+      type: bool
+    bad:
+      description: Whether it is marked bad.
+      type: bool
+    bad_mark:
+      description: Who marked it bad, when and why.
+      type: dict
+    revision:
+      description: Content of its C(REVISION) file, if any.
+      type: str
+    created:
+      description: Modification time of the release directory (UTC ISO 8601); informational only.
+      type: str
+deploy_history:
+  description: Ordered releases that went live by deploys, oldest first; the last is the newest deploy.
+  returned: always
+  type: list
+  elements: str
+history_source:
+  description: Where the deploy history comes from, C(history file) or C(release id order).
+  returned: always
+  type: str
+history:
+  description: Entries of C(<root>/.rollback/history.json).
+  returned: always
+  type: list
+  elements: dict
+target:
+  description: What O(resolve) resolves to.
+  returned: when O(resolve) is given
+  type: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.emergency.rollback.plugins.module_utils._common import with_common
+from ansible_collections.emergency.rollback.plugins.module_utils._release import Layout, ReleaseError
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=with_common(dict(root=dict(type="path", required=True), resolve=dict(type="str"))),
+        supports_check_mode=True,
+    )
+    layout = Layout(module.params["root"])
+    try:
+        info = layout.info()
+        if module.params["resolve"] is not None:
+            info["target"] = layout.resolve(
+                module.params["resolve"],
+                info["live"],
+                info["ids"],
+                {r["id"]: r["bad_mark"] for r in info["releases"] if r["bad"]},
+                info["deploy_history"],
+            )
+    except (ReleaseError, OSError) as err:
+        module.fail_json(msg="release_info: %s" % err)
+    module.exit_json(changed=False, **info)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,267 @@
+"""The app role through playbooks/rollback_app.yml: real nginx, zero failed requests, auto-revert, fleet."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.harness.app import fingerprint, live_of, make_layout
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[3]
+PLAYBOOK = str(REPO / "playbooks" / "rollback_app.yml")
+JOURNAL_OK = [
+    ("lock", "acquire", "changed"),
+    ("app", "snapshot", "ok"),
+    ("app", "release", "changed"),
+    ("app", "verify", "ok"),
+    ("lock", "release", "changed"),
+]
+
+SITE = """
+server {{
+    listen 127.0.0.1:{http_port};
+    root %s/current/public;
+    open_file_cache off;
+    location = /health {{ try_files /health =500; }}
+    location / {{ try_files $uri /index.html =404; }}
+}}
+"""
+
+
+def inventory(hosts):
+    return {
+        "all": {
+            "children": {
+                "web": {
+                    "hosts": {
+                        name: dict(
+                            {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}, **hostvars
+                        )
+                        for name, hostvars in hosts.items()
+                    }
+                }
+            }
+        }
+    }
+
+
+def serve(nginx_factory, root):
+    return nginx_factory(SITE % root)
+
+
+class ClientLoop(threading.Thread):
+    """GETs / on loopback until stopped (bounded in count and time); records bodies and failures."""
+
+    def __init__(self, port, max_requests=20000, max_seconds=120, pause=0.002):
+        super().__init__(daemon=True)
+        self.port, self.max_requests, self.max_seconds, self.pause = port, max_requests, max_seconds, pause
+        self.stop = threading.Event()
+        self.bodies, self.failures = [], []
+
+    def run(self):
+        deadline = time.monotonic() + self.max_seconds
+        while not self.stop.is_set() and len(self.bodies) + len(self.failures) < self.max_requests:
+            if time.monotonic() > deadline:
+                break
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+            try:
+                conn.request("GET", "/")
+                resp = conn.getresponse()
+                body = resp.read().decode()
+                if resp.status != 200:
+                    self.failures.append("%d %s" % (resp.status, body[:80]))
+                else:
+                    self.bodies.append(body.strip())
+            except OSError as err:
+                self.failures.append(repr(err))
+            finally:
+                conn.close()
+            time.sleep(self.pause)
+
+
+def test_zero_failed_requests_while_rollback_app_switches(playbook, nginx_factory, tmp_path, capsys):
+    root = make_layout(tmp_path / "shop", ["r1", "r2", "r3"], live="r3", broken=["r3"])
+    state = tmp_path / "state"
+    server = serve(nginx_factory, root)
+    client = ClientLoop(server.http_port)
+    client.start()
+    while not client.bodies and client.is_alive():
+        time.sleep(0.01)
+    run = playbook(
+        PLAYBOOK,
+        inventory=inventory({"web1": {}}),
+        extravars={
+            "app_root": str(root),
+            "app_state_dir": str(state),
+            "app_run_id": "rb-zero",
+            "app_health_urls": ["http://127.0.0.1:%d/health" % server.http_port],
+            "app_health_attempts": 3,
+            "app_health_interval": 0.2,
+        },
+    )
+    # keep the load on a little after the switch, so the new release is seen
+    seen_after = len(client.bodies)
+    while len(client.bodies) < seen_after + 50 and client.is_alive():
+        time.sleep(0.01)
+    client.stop.set()
+    client.join(30)
+    assert run.rc == 0, run.stdout[-3000:]
+    total = len(client.bodies) + len(client.failures)
+    with capsys.disabled():
+        print("\nzero-downtime: %d requests during rollback_app, %d failed" % (total, len(client.failures)))
+    assert client.failures == []
+    assert total < client.max_requests, "the loop ran through the whole rollback, not up to its bound"
+    assert client.bodies[0] == "release r3" and client.bodies[-1] == "release r2"
+    switches = sum(1 for a, b in zip(client.bodies, client.bodies[1:], strict=False) if a != b)
+    assert switches == 1, "responses switch once from r3 to r2"
+    assert live_of(root) == "r2"
+    res = run.result("Switch current to release r2", "web1")
+    assert (res["from"], res["to"], res["marked_bad"]) == ("r3", "r2", "r3")
+    journal = [json.loads(line) for line in (state / "journal.jsonl").read_text().splitlines()]
+    assert [(j["component"], j["action"], j["result"]) for j in journal] == JOURNAL_OK, journal
+    assert all(j["run_id"] == "rb-zero" for j in journal)
+    assert not (state / "rollback.lock").exists()
+
+
+def test_check_diff_changes_nothing_then_second_run_is_a_noop(playbook, tmp_path):
+    root = make_layout(tmp_path / "shop", ["r1", "r2", "r3"], live="r3")
+    env = root / "shared" / ".env"
+    env.write_text("DB_PASSWORD=hunter2\nFLAG=on\n")
+    state = tmp_path / "state"
+    state.mkdir()
+    extravars = {"app_root": str(root), "app_state_dir": str(state), "app_config_files": [str(env)]}
+    before = (fingerprint(root), fingerprint(state))
+    check = playbook(PLAYBOOK, inventory=inventory({"web1": {}}), extravars=extravars, check=True, diff=True)
+    assert check.rc == 0, check.stdout[-3000:]
+    assert "current -> releases/r2" in check.stdout
+    assert (fingerprint(root), fingerprint(state)) == before
+    first = playbook(PLAYBOOK, inventory=inventory({"web1": {}}), extravars=extravars)
+    assert first.rc == 0 and live_of(root) == "r2"
+    second = playbook(PLAYBOOK, inventory=inventory({"web1": {}}), extravars=extravars)
+    assert second.rc == 0, second.stdout[-3000:]
+    assert live_of(root) == "r2", "a second run does not go back a second release"
+    assert second.result("Switch current to release r2", "web1")["changed"] is False
+    assert "hunter2" not in check.artifacts_text() + first.artifacts_text()
+
+
+def test_failed_verification_switches_back_and_restores_config(playbook, nginx_factory, tmp_path):
+    # r3 is live and broken; r2 (the rollback target) is broken too
+    root = make_layout(tmp_path / "shop", ["r1", "r2", "r3"], live="r3", broken=["r2", "r3"])
+    env = root / "shared" / ".env"
+    env.write_text("ENABLE_NEW_PAYMENT_FLOW=true\n")
+    state = tmp_path / "state"
+    server = serve(nginx_factory, root)
+    marker = tmp_path / "restarts"
+    run = playbook(
+        PLAYBOOK,
+        inventory=inventory({"web1": {}}),
+        extravars={
+            "app_root": str(root),
+            "app_state_dir": str(state),
+            "app_env_file": str(env),
+            "app_env_set": {"ENABLE_NEW_PAYMENT_FLOW": False},
+            "app_restart": "command",
+            "app_restart_command": [sys.executable, "-c", "open(%r, 'a').write('x')" % str(marker)],
+            "app_health_urls": ["http://127.0.0.1:%d/health" % server.http_port],
+            "app_health_attempts": 2,
+            "app_health_interval": 0.1,
+        },
+    )
+    assert run.rc != 0 and run.failed_hosts() == {"web1"}
+    assert live_of(root) == "r3", "the pre-rollback release is live again"
+    assert env.read_text() == "ENABLE_NEW_PAYMENT_FLOW=true\n", "config restored"
+    msg = run.result("Fail with what was reverted", "web1")["msg"]
+    assert "failed verification" in msg and "release r2 -> r3" in msg and "config restored from snapshot" in msg
+    assert marker.read_text() == "xx", "restarted after the rollback and again after the revert"
+    bad = json.loads((root / ".rollback/bad.json").read_text())
+    assert set(bad) == {"r2", "r3"} and "failed verification" in bad["r2"]["reason"]
+    assert not (state / "rollback.lock").exists(), "the lock is released after a failure too"
+    journal = [json.loads(line) for line in (state / "journal.jsonl").read_text().splitlines()]
+    steps = [(j["component"], j["action"], j["result"]) for j in journal]
+    assert steps.index(("app", "verify", "failed")) < steps.index(("app", "auto_revert", "reverted"))
+    assert ("app", "restart", "changed") in steps
+    revert = next(j for j in journal if j["action"] == "auto_revert")
+    assert (revert["from"], revert["to"]) == ("r2", "r3")
+
+
+def test_lock_held_by_another_run_fails_and_changes_nothing(playbook, tmp_path):
+    root = make_layout(tmp_path / "shop", ["r1", "r2"], live="r2")
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "rollback.lock").write_text(
+        json.dumps(
+            {
+                "run_id": "rb-other",
+                "pid": os.getpid(),
+                "machine": os.uname().nodename,
+                "user": "bob",
+                "since": time.time(),
+                "ttl": None,
+            }
+        )
+    )
+    before = (fingerprint(root), fingerprint(state))
+    run = playbook(
+        PLAYBOOK, inventory=inventory({"web1": {}}), extravars={"app_root": str(root), "app_state_dir": str(state)}
+    )
+    assert run.rc != 0
+    msg = run.result("Take the host lock", "web1")["msg"]
+    assert "run_id=rb-other" in msg and "\n" not in msg
+    assert (fingerprint(root), fingerprint(state)) == before
+
+
+def test_fleet_lands_on_one_release_and_a_host_lacking_it_is_untouched(playbook, tmp_path):
+    web1 = make_layout(tmp_path / "web1", ["r1", "r2", "r3"], live="r3")
+    web2 = make_layout(tmp_path / "web2", ["r1", "r3"], live="r3")
+    hosts = {
+        "web1": {"app_root": str(web1), "app_state_dir": str(tmp_path / "s1")},
+        "web2": {"app_root": str(web2), "app_state_dir": str(tmp_path / "s2")},
+    }
+    before = fingerprint(web2)
+    run = playbook(PLAYBOOK, inventory=inventory(hosts))
+    assert run.failed_hosts() == {"web2"}
+    assert live_of(web1) == "r2"
+    assert fingerprint(web2) == before
+    msg = run.result("Check this host has the fleet's target release", "web2")["msg"]
+    assert "release r2 (resolved from 'previous' on web1) is missing on web2" in msg
+    # --limit web1 with an explicit id works too
+    run = playbook(PLAYBOOK, inventory=inventory(hosts), limit="web1", extravars={"app_rollback_to": "r1"})
+    assert run.rc == 0 and live_of(web1) == "r1" and live_of(web2) == "r3"
+
+
+def test_directory_and_git_strategies_through_the_role(playbook, tmp_path):
+    from tests.harness.app import git, make_repo
+
+    live, backup = tmp_path / "www", tmp_path / "backups" / "1.4.2"
+    for path, text in ((live, "1.5.0 broken"), (backup, "1.4.2 good")):
+        path.mkdir(parents=True)
+        (path / "index.html").write_text(text)
+    state = tmp_path / "state"
+    common = {"app_state_dir": str(state)}
+    run = playbook(
+        PLAYBOOK,
+        inventory=inventory({"web1": {}}),
+        extravars=dict(common, app_strategy="directory", app_live_path=str(live), app_backup_path=str(backup)),
+    )
+    assert run.rc == 0, run.stdout[-3000:]
+    assert (live / "index.html").read_text() == "1.4.2 good"
+    kept = run.result("Restore the deployment backup into the live path " + str(live), "web1")["snapshot_path"]
+    assert (Path(kept) / "index.html").read_text() == "1.5.0 broken"
+
+    repo = tmp_path / "repo"
+    shas = make_repo(repo, ("v1", "v2"))
+    extravars = dict(common, app_strategy="git", app_git_repo=str(repo), app_git_ref=shas[0])
+    run = playbook(PLAYBOOK, inventory=inventory({"web1": {}}), extravars=extravars)
+    assert run.rc == 0, run.stdout[-3000:]
+    assert git(repo, "rev-parse", "HEAD") == shas[0]
+    again = playbook(PLAYBOOK, inventory=inventory({"web1": {}}), extravars=extravars)
+    assert again.result("Roll back the work tree with git reset", "web1")["changed"] is False
