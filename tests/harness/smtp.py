@@ -46,7 +46,7 @@ class SmtpSink:
             and auth_data.login.decode() == self.user
             and auth_data.password.decode() == self.password
         )
-        return AuthResult(success=ok, handled=False)
+        return AuthResult(success=ok, handled=False, auth_data=auth_data if ok else None)
 
     def start(self):
         self.controller.start()
