@@ -652,14 +652,16 @@ def slack_payload(event):
     title = "%s %s" % (SEVERITY_EMOJI.get(severity, ""), event_title(event))
     hosts = event.get("hosts") or []
     change = "`%s` → `%s`" % (event.get("from") or "?", event.get("to") or "?")
+    has_change = event.get("from") or event.get("to")
     fields = [
         "*Severity*\n%s" % severity,
         "*Component*\n%s" % (event.get("component") or "n/a"),
         "*Hosts*\n%s" % (", ".join(hosts) if hosts else "n/a"),
-        "*From → to*\n%s" % change,
+        "*From → to*\n%s" % change if has_change else None,
         "*Duration*\n%s" % _duration_text(event.get("duration_s")),
         "*Run*\n%s" % (event.get("run_id") or "n/a"),
     ]
+    fields = [text for text in fields if text]
     blocks = [
         {"type": "header", "text": {"type": "plain_text", "text": title.strip()[:150], "emoji": True}},
         {"type": "section", "fields": [{"type": "mrkdwn", "text": text} for text in fields]},
@@ -670,12 +672,9 @@ def slack_payload(event):
         blocks.append(
             {"type": "context", "elements": [{"type": "mrkdwn", "text": "<%s|Incident report>" % event["report_url"]}]}
         )
-    text = "%s (%s) on %s: %s" % (
-        event_title(event),
-        severity,
-        ", ".join(hosts) if hosts else "n/a",
-        change.replace("`", ""),
-    )
+    text = "%s (%s) on %s" % (event_title(event), severity, ", ".join(hosts) if hosts else "n/a")
+    if has_change:
+        text += ": " + change.replace("`", "")
     return {"text": text, "blocks": blocks}
 
 
@@ -723,10 +722,13 @@ def email_message(event, sender, recipients, subject=None):
         "Severity:  %s" % (event.get("severity") or "info"),
         "Component: %s" % (event.get("component") or "n/a"),
         "Hosts:     %s" % (", ".join(hosts) if hosts else "n/a"),
-        "From -> to: %s -> %s" % (event.get("from") or "?", event.get("to") or "?"),
+        "From -> to: %s -> %s" % (event.get("from") or "?", event.get("to") or "?")
+        if event.get("from") or event.get("to")
+        else None,
         "Duration:  %s" % _duration_text(event.get("duration_s")),
         "Run:       %s" % (event.get("run_id") or "n/a"),
     ]
+    lines = [line for line in lines if line is not None]
     if event.get("report_url"):
         lines.append("Report:    %s" % event["report_url"])
     if event.get("message"):

@@ -101,7 +101,7 @@ options:
     default: {}
   bearer_token:
     description:
-      - Sent as C(Authorization: Bearer <token>) with V(webhook).
+      - 'Sent as C(Authorization: Bearer <token>) with V(webhook).'
     type: str
   secret:
     description:
@@ -109,7 +109,7 @@ options:
     type: str
   signature_header:
     description:
-      - Header carrying C(sha256=<hex of HMAC-SHA256(secret, "<timestamp>." + body)>).
+      - 'Header carrying C(sha256=<hex of HMAC-SHA256(secret, "<timestamp>." + body)>).'
     type: str
     default: X-Rollback-Signature
   timestamp_header:

@@ -13,11 +13,11 @@ description:
   - Ensures a webhook endpoint registered at a provider sends its events to O(url), optionally with
     the given O(events) and O(enabled) state. Used to re-point Stripe and Square webhooks at the
     previous release during a rollback, instead of hand-typed C(curl) calls.
-  - Adapters follow each provider's documented REST shape. C(stripe) lists, retrieves and updates
+  - "Adapters follow each provider's documented REST shape. C(stripe) lists, retrieves and updates
     C(/v1/webhook_endpoints) (form-encoded, bearer secret key). C(square) reads and updates
-    C(/v2/webhooks/subscriptions) (JSON C({"subscription": {...}}), C(Square-Version) header,
+    C(/v2/webhooks/subscriptions) (a JSON C(subscription) object, C(Square-Version) header,
     bearer access token). C(generic) reads with C(GET) and updates with a configurable method,
-    URL template and JSON body template.
+    URL template and JSON body template."
   - Before a change, the endpoint's current URL, events and enabled state are written to the
     snapshot store (component C(webhooks)) so the rollback itself can be undone with
     O(from_snapshot). An identical latest snapshot of the same endpoint is reused.
@@ -123,7 +123,7 @@ options:
             or C($id) becomes that value; inside longer strings C($url) and C($id) are replaced
             as text. Keys whose value is C($events) (or C($enabled)) are left out when
             O(events) (or O(enabled)) is not given.
-          - Defaults to C({"url": "$url", "events": "$events"}).
+          - 'Defaults to C({"url": "$url", "events": "$events"}).'
         type: dict
       url_path:
         description:
