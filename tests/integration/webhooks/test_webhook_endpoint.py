@@ -164,39 +164,43 @@ def test_429_retry_after_is_honoured(stripe, task, state_dir):
     assert all(gap >= 1.0 for gap in gaps), gaps
 
 
-@pytest.mark.parametrize("where", ["update", "read"])
-def test_4xx_names_the_endpoint_and_provider_message_and_changes_nothing(stripe, task, state_dir, where):
+def test_4xx_names_the_endpoint_and_provider_message_and_changes_nothing(stripe, playbook, state_dir):
     hook = stripe.add(GREEN % "stripe", ["charge.failed"])
-    if where == "update":
-        endpoint_id = hook
-        message = "This URL has been blocked: blue.shop.example.com"
-        stripe.script(
-            "POST",
-            "/v1/webhook_endpoints/%s" % hook,
-            400,
-            {"error": {"type": "invalid_request_error", "message": message, "param": "url"}},
-        )
-    else:
-        endpoint_id = "we_doesnotexist"
-        message = "No such webhook endpoint: 'we_doesnotexist'"
-    args = {
+    blocked = "This URL has been blocked: blue.shop.example.com"
+    stripe.script(
+        "POST",
+        "/v1/webhook_endpoints/%s" % hook,
+        400,
+        {"error": {"type": "invalid_request_error", "message": blocked, "param": "url"}},
+    )
+    common = {
         "provider": "stripe",
-        "endpoint_id": endpoint_id,
         "url": BLUE % "stripe",
         "api_key": STRIPE_KEY,
         "api_base_url": stripe.url,
         "state_dir": str(state_dir),
     }
-    event, res, _ = task(MODULE, args)
-    assert event == "runner_on_failed"
-    msg = res["msg"]
-    assert "\n" not in msg
-    assert endpoint_id in msg and message in msg and "HTTP 4" in msg and "stripe" in msg
+    play = {
+        "hosts": "all",
+        "gather_facts": False,
+        "tasks": [
+            {"name": "update refused", MODULE: dict(common, endpoint_id=hook), "ignore_errors": True},
+            {"name": "unknown endpoint", MODULE: dict(common, endpoint_id="we_doesnotexist"), "ignore_errors": True},
+        ],
+    }
+    run = playbook(play)
+    cases = {"update refused": (hook, blocked), "unknown endpoint": ("we_doesnotexist", "No such webhook endpoint")}
+    for name, (endpoint_id, message) in cases.items():
+        [res] = run.task_results(name)
+        assert res["event"] == "runner_on_failed", name
+        msg = res["res"]["msg"]
+        assert "\n" not in msg
+        assert endpoint_id in msg and message in msg and "HTTP 4" in msg and "stripe" in msg, msg
     # nothing changed at the provider, and a 4xx is not retried
     assert stripe.endpoints[hook]["url"] == GREEN % "stripe"
-    assert len(stripe.seen("POST")) == (1 if where == "update" else 0)
-    [entry] = journal(state_dir)
-    assert entry["result"] == "failed" and entry["to"] == BLUE % "stripe"
+    assert len(stripe.seen("POST")) == 1
+    entries = journal(state_dir)
+    assert [(e["result"], e["to"]) for e in entries] == [("failed", BLUE % "stripe")] * 2
 
 
 def test_snapshot_state_then_undo_from_snapshot(stripe, playbook, state_dir):
