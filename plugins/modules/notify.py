@@ -85,7 +85,7 @@ options:
     description:
       - Link to the incident report.
     type: str
-  message:
+  summary:
     description:
       - Free text added to the event (Slack mrkdwn is allowed for V(slack)).
     type: str
@@ -156,7 +156,7 @@ options:
     elements: str
   subject:
     description:
-      - Subject of V(email); defaults to C([SEVERITY] Rollback <status>: <component>).
+      - 'Subject of V(email); defaults to C([SEVERITY] Rollback <status>: <component>).'
     type: str
   required:
     description:
@@ -236,7 +236,7 @@ EXAMPLES = r"""
     sender: rollback@example.com
     recipients: [oncall@example.com]
     component: webhooks
-    message: Stripe and Square webhooks point at the blue release again.
+    summary: Stripe and Square webhooks point at the blue release again.
 """
 
 RETURN = r"""
@@ -277,6 +277,11 @@ payload:
   description: The JSON document sent (V(slack), V(webhook)).
   returned: when kind is slack or webhook
   type: dict
+message_id:
+  description: C(Message-ID) of the email sent.
+  returned: when kind is email and not in check mode
+  type: str
+  sample: <173237.1234.5678@emergency-rollback>
 duration_s:
   description: Wall time of the task, in seconds.
   returned: always
@@ -330,7 +335,7 @@ def main():
                 rollback_to=dict(type="str"),
                 duration_s=dict(type="float"),
                 report_url=dict(type="str"),
-                message=dict(type="str"),
+                summary=dict(type="str"),
                 payload_extra=dict(type="dict", default={}),
                 headers=dict(type="dict", default={}),
                 bearer_token=dict(type="str", no_log=True),
@@ -392,7 +397,7 @@ def main():
         "duration_s": p["duration_s"],
         "report_url": p["report_url"],
         "run_id": p["run_id"],
-        "message": p["message"],
+        "message": p["summary"],
         "ts": utcnow_iso(),
     }
     result = dict(kind=kind, target=target, status_code=None, attempts=[], error=None, sent=False)

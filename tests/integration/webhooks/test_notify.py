@@ -112,7 +112,7 @@ def test_email_through_smtp_with_login(smtp_sink, task, state_dir):
         smtp_password=SMTP_PASSWORD,
         sender="rollback@example.com",
         recipients=["oncall@example.com", "sre@example.com"],
-        message="The app is back on the 0930 release.",
+        summary="The app is back on the 0930 release.",
         state_dir=str(state_dir),
     )
     event, res, run = task(MODULE, args)
