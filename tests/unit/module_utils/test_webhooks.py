@@ -217,3 +217,40 @@ def test_webhook_endpoint_rejects_bad_input_before_any_request(module_exits, tmp
         webhook_endpoint.main()
     assert message in err.value.args[0]["msg"]
     assert not (tmp_path / "journal.jsonl").exists()
+
+
+class StickyStripe(StripeStandIn):
+    """Answers 200 to updates of the URL but keeps the old one (a provider that silently ignores us)."""
+
+    def update(self, rec, endpoint):
+        url = endpoint["url"]
+        answer = super().update(rec, endpoint)
+        if dict(rec.form()).get("url") != self.honour:
+            endpoint["url"] = url
+        return answer
+
+
+def test_wrong_read_back_is_put_back_and_fails(module_exits, tmp_path):
+    server = StickyStripe("sk_test_unit").start()
+    server.honour = "https://green.example.com/hooks"  # only putting it back is honoured
+    try:
+        hook = server.add("https://green.example.com/hooks", ["charge.failed"])
+        args = {
+            "provider": "stripe",
+            "endpoint_id": hook,
+            "url": "https://blue.example.com/hooks",
+            "api_key": "sk_test_unit",
+            "api_base_url": server.url,
+            "state_dir": str(tmp_path),
+        }
+        with patch_module_args(args), pytest.raises(AnsibleFailJson) as err:
+            webhook_endpoint.main()
+    finally:
+        server.stop()
+    res = err.value.args[0]
+    assert "read back wrong after the update (url is 'https://green.example.com/hooks'" in res["msg"]
+    assert "put back to snapshot %s" % res["snapshot"] in res["msg"]
+    assert [r.method for r in server.requests] == ["GET", "POST", "GET", "POST"]
+    assert server.endpoints[hook]["url"] == "https://green.example.com/hooks"
+    [entry] = [json.loads(line) for line in (tmp_path / "journal.jsonl").read_text().splitlines()]
+    assert entry["result"] == "reverted" and entry["snapshot"] == res["snapshot"]
