@@ -269,6 +269,7 @@ from ansible_collections.emergency.rollback.plugins.module_utils._snapshot impor
 )
 from ansible_collections.emergency.rollback.plugins.module_utils._webhooks import (
     HttpClient,
+    ProviderError,
     WebhookError,
     check_http_url,
     differences,
@@ -332,6 +333,23 @@ class EndpointSnapshots:
 
     def path(self, meta):
         return os.path.join(self.store.dir, meta["id"])
+
+
+def state_after_failure(adapter, endpoint_id, err, before, meta):
+    """What a failed update left behind, in words.
+
+    A 4xx answer means the provider refused and changed nothing. After a timeout or a 5xx
+    the update may still have been applied, so the endpoint is read again.
+    """
+    if isinstance(err, ProviderError) and err.status is not None and 400 <= err.status < 500 and err.status != 429:
+        return "the endpoint was left as it was"
+    try:
+        now = normalise(adapter.get(endpoint_id))
+    except WebhookError as read_err:
+        return "its state could not be read back (%s); snapshot %s holds the previous state" % (read_err, meta["id"])
+    if now == before:
+        return "the endpoint was left as it was"
+    return "the endpoint now points at %s; snapshot %s holds the previous state" % (now["url"], meta["id"])
 
 
 def main():
@@ -492,7 +510,11 @@ def main():
     try:
         adapter.update(endpoint_id, url, events, enabled)
     except WebhookError as err:
-        step.fail("%s: %s; the endpoint was left as it was" % (name, err), journal_fields=fields, **extra)
+        step.fail(
+            "%s: %s; %s" % (name, err, state_after_failure(adapter, endpoint_id, err, before, meta)),
+            journal_fields=fields,
+            **extra,
+        )
     try:
         readback = normalise(adapter.get(endpoint_id))
     except WebhookError as err:

@@ -254,3 +254,29 @@ def test_wrong_read_back_is_put_back_and_fails(module_exits, tmp_path):
     assert server.endpoints[hook]["url"] == "https://green.example.com/hooks"
     [entry] = [json.loads(line) for line in (tmp_path / "journal.jsonl").read_text().splitlines()]
     assert entry["result"] == "reverted" and entry["snapshot"] == res["snapshot"]
+
+
+def test_5xx_on_update_reads_back_to_say_what_was_left(module_exits, tmp_path):
+    server = StripeStandIn("sk_test_unit").start()
+    try:
+        hook = server.add("https://green.example.com/hooks", ["charge.failed"])
+        server.script(
+            "POST", "/v1/webhook_endpoints/%s" % hook, 503, {"error": {"type": "api_error", "message": "down"}}
+        )
+        args = {
+            "provider": "stripe",
+            "endpoint_id": hook,
+            "url": "https://blue.example.com/hooks",
+            "api_key": "sk_test_unit",
+            "api_base_url": server.url,
+            "retries": 0,
+            "state_dir": str(tmp_path),
+        }
+        with patch_module_args(args), pytest.raises(AnsibleFailJson) as err:
+            webhook_endpoint.main()
+    finally:
+        server.stop()
+    msg = err.value.args[0]["msg"]
+    assert "HTTP 503 from stripe (gave up after 1 attempts): down (api_error)" in msg
+    assert msg.endswith("the endpoint was left as it was")
+    assert [r.method for r in server.requests] == ["GET", "POST", "GET"]
