@@ -11,7 +11,7 @@ from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.emergency.rollback.plugins.module_utils import _webhooks as w
 from ansible_collections.emergency.rollback.plugins.modules import notify, webhook_endpoint
-from tests.harness.providers import Answer, StandIn, StripeStandIn
+from tests.harness.providers import Answer, SquareStandIn, StandIn, StripeStandIn
 from tests.harness.services import free_port
 from tests.harness.smtp import SmtpSink
 
@@ -280,3 +280,26 @@ def test_5xx_on_update_reads_back_to_say_what_was_left(module_exits, tmp_path):
     assert "HTTP 503 from stripe (gave up after 1 attempts): down (api_error)" in msg
     assert msg.endswith("the endpoint was left as it was")
     assert [r.method for r in server.requests] == ["GET", "POST", "GET"]
+
+
+def test_stripe_and_square_adapters_update_events_and_enabled():
+    stripe, square = StripeStandIn("sk_test_x").start(), SquareStandIn("sq_token").start()
+    try:
+        we = stripe.add("https://a.example.com/", ["a"])
+        sub = square.add("https://a.example.com/", ["a"])
+        client = w.HttpClient(retries=0)
+        s_adapter = w.make_adapter("stripe", client, base_url=stripe.url, api_key="sk_test_x")
+        q_adapter = w.make_adapter("square", client, base_url=square.url, api_key="sq_token", api_version="2025-01-23")
+        got_s = s_adapter.update(we, "https://b.example.com/", ["x", "y"], enabled=False)
+        got_q = q_adapter.update(sub, "https://b.example.com/", ["x", "y"], enabled=False)
+        put = square.seen("PUT")[0]
+    finally:
+        stripe.stop()
+        square.stop()
+    expected = {"url": "https://b.example.com/", "events": ["x", "y"], "enabled": False}
+    assert {k: got_s[k] for k in expected} == expected and stripe.endpoints[we]["status"] == "disabled"
+    assert {k: got_q[k] for k in expected} == expected and square.subscriptions[sub]["enabled"] is False
+    assert put.headers["square-version"] == "2025-01-23"
+    assert put.json() == {
+        "subscription": {"notification_url": "https://b.example.com/", "event_types": ["x", "y"], "enabled": False}
+    }
