@@ -32,7 +32,6 @@ from tests.harness.ansible import link_collection  # noqa: E402
 sys.path.insert(0, str(link_collection()))
 
 from ansible_collections.emergency.rollback.plugins.module_utils import _webhooks as w  # noqa: E402
-from ansible_collections.emergency.rollback.plugins.modules.webhook_endpoint import EndpointSnapshots  # noqa: E402
 from tests.harness.providers import StripeStandIn  # noqa: E402
 
 KEY = "sk_test_bench"
@@ -86,7 +85,7 @@ def main():
         endpoint_id = server.add(URLS[0], ["charge.failed"])
         adapter = w.make_adapter("stripe", w.HttpClient(), base_url=server.url, api_key=KEY)
         with tempfile.TemporaryDirectory() as state_dir:
-            snapshots = EndpointSnapshots(state_dir, "stripe", server.url)
+            snapshots = w.EndpointSnapshots(state_dir, "stripe", server.url)
             # warm up both paths
             timed(lambda url: bare_update(server.url, endpoint_id, url), 10)
             timed(lambda url: safe_update(adapter, snapshots, endpoint_id, url), 10)

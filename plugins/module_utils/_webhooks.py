@@ -18,6 +18,7 @@ import email.utils
 import hashlib
 import hmac
 import json
+import os
 import re
 import smtplib
 import socket
@@ -30,6 +31,11 @@ from urllib.parse import quote, urlencode, urlsplit
 from ansible.module_utils.urls import open_url
 
 from ansible_collections.emergency.rollback.plugins.module_utils._journal import MASK, redact
+from ansible_collections.emergency.rollback.plugins.module_utils._snapshot import (
+    SnapshotError,
+    SnapshotStore,
+    new_id,
+)
 
 USER_AGENT = "emergency.rollback-webhooks/0.1"
 RETRY_STATUSES = frozenset((429, 500, 502, 503, 504))
@@ -604,6 +610,81 @@ def differences(wanted, got):
 def snapshot_id_for(provider, endpoint_id, stamp):
     safe = re.sub(r"[^A-Za-z0-9._@+-]", "_", endpoint_id or "endpoint")[:60]
     return "%s-%s-%s" % (provider, safe, stamp)
+
+
+# --- snapshots of endpoints ----------------------------------------------------------------
+
+SNAPSHOT_FILE = "endpoint.json"
+
+
+class EndpointSnapshots:
+    """Snapshots of provider endpoints in the `webhooks` component of the snapshot store."""
+
+    def __init__(self, state_dir, provider, base_url):
+        self.store = SnapshotStore.in_state_dir(state_dir, "webhooks")
+        self.provider = provider
+        self.base_url = base_url
+
+    def _ours(self, meta, endpoint_id):
+        md = meta.get("metadata") or {}
+        return (
+            md.get("provider") == self.provider
+            and md.get("endpoint_id") == endpoint_id
+            and md.get("api_base_url") == self.base_url
+        )
+
+    def latest(self, endpoint_id):
+        mine = [m for m in self.store.list() if self._ours(m, endpoint_id)]
+        return mine[-1] if mine else None
+
+    def ensure(self, endpoint):
+        """(meta, created): the latest snapshot of this endpoint if it already holds this state, else a new one."""
+        state = normalise(endpoint)
+        latest = self.latest(endpoint["id"])
+        if latest is not None and (latest.get("metadata") or {}).get("endpoint") == state:
+            return latest, False
+        metadata = {
+            "provider": self.provider,
+            "endpoint_id": endpoint["id"],
+            "api_base_url": self.base_url,
+            "endpoint": state,
+        }
+        with self.store.staging(
+            snapshot_id_for(self.provider, endpoint["id"], new_id()), source=self.base_url, metadata=metadata
+        ) as stage:
+            with open(stage.file(SNAPSHOT_FILE), "w", encoding="utf-8") as handle:
+                json.dump(dict(metadata, endpoint=state), handle, indent=2, sort_keys=True)
+        return stage.meta, True
+
+    def load(self, snapshot_id):
+        meta = self.store.verify(snapshot_id)
+        md = meta.get("metadata") or {}
+        if md.get("provider") != self.provider:
+            raise SnapshotError(
+                "snapshot %s is of a %s endpoint, not %s" % (snapshot_id, md.get("provider"), self.provider)
+            )
+        with open(self.store.file_path(meta, SNAPSHOT_FILE), encoding="utf-8") as handle:
+            return meta, json.load(handle)["endpoint"]
+
+    def path(self, meta):
+        return os.path.join(self.store.dir, meta["id"])
+
+
+def state_after_failure(adapter, endpoint_id, err, before, meta):
+    """What a failed update left behind, in words.
+
+    A 4xx answer means the provider refused and changed nothing. After a timeout or a 5xx
+    the update may still have been applied, so the endpoint is read again.
+    """
+    if isinstance(err, ProviderError) and err.status is not None and 400 <= err.status < 500 and err.status != 429:
+        return "the endpoint was left as it was"
+    try:
+        now = normalise(adapter.get(endpoint_id))
+    except WebhookError as read_err:
+        return "its state could not be read back (%s); snapshot %s holds the previous state" % (read_err, meta["id"])
+    if now == before:
+        return "the endpoint was left as it was"
+    return "the endpoint now points at %s; snapshot %s holds the previous state" % (now["url"], meta["id"])
 
 
 # --- notifications -------------------------------------------------------------------------

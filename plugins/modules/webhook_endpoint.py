@@ -256,100 +256,21 @@ duration_s:
   sample: 0.12
 """
 
-import json
-import os
-
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.emergency.rollback.plugins.module_utils._common import Step, with_common
-from ansible_collections.emergency.rollback.plugins.module_utils._snapshot import (
-    SnapshotError,
-    SnapshotStore,
-    new_id,
-)
+from ansible_collections.emergency.rollback.plugins.module_utils._snapshot import SnapshotError
 from ansible_collections.emergency.rollback.plugins.module_utils._webhooks import (
+    EndpointSnapshots,
     HttpClient,
-    ProviderError,
     WebhookError,
     check_http_url,
     differences,
     make_adapter,
     normalise,
     plan_change,
-    snapshot_id_for,
+    state_after_failure,
 )
-
-SNAPSHOT_FILE = "endpoint.json"
-
-
-class EndpointSnapshots:
-    """Snapshots of provider endpoints in the `webhooks` component of the snapshot store."""
-
-    def __init__(self, state_dir, provider, base_url):
-        self.store = SnapshotStore.in_state_dir(state_dir, "webhooks")
-        self.provider = provider
-        self.base_url = base_url
-
-    def _ours(self, meta, endpoint_id):
-        md = meta.get("metadata") or {}
-        return (
-            md.get("provider") == self.provider
-            and md.get("endpoint_id") == endpoint_id
-            and md.get("api_base_url") == self.base_url
-        )
-
-    def latest(self, endpoint_id):
-        mine = [m for m in self.store.list() if self._ours(m, endpoint_id)]
-        return mine[-1] if mine else None
-
-    def ensure(self, endpoint):
-        """(meta, created): the latest snapshot of this endpoint if it already holds this state, else a new one."""
-        state = normalise(endpoint)
-        latest = self.latest(endpoint["id"])
-        if latest is not None and (latest.get("metadata") or {}).get("endpoint") == state:
-            return latest, False
-        metadata = {
-            "provider": self.provider,
-            "endpoint_id": endpoint["id"],
-            "api_base_url": self.base_url,
-            "endpoint": state,
-        }
-        with self.store.staging(
-            snapshot_id_for(self.provider, endpoint["id"], new_id()), source=self.base_url, metadata=metadata
-        ) as stage:
-            with open(stage.file(SNAPSHOT_FILE), "w", encoding="utf-8") as handle:
-                json.dump(dict(metadata, endpoint=state), handle, indent=2, sort_keys=True)
-        return stage.meta, True
-
-    def load(self, snapshot_id):
-        meta = self.store.verify(snapshot_id)
-        md = meta.get("metadata") or {}
-        if md.get("provider") != self.provider:
-            raise SnapshotError(
-                "snapshot %s is of a %s endpoint, not %s" % (snapshot_id, md.get("provider"), self.provider)
-            )
-        with open(self.store.file_path(meta, SNAPSHOT_FILE), encoding="utf-8") as handle:
-            return meta, json.load(handle)["endpoint"]
-
-    def path(self, meta):
-        return os.path.join(self.store.dir, meta["id"])
-
-
-def state_after_failure(adapter, endpoint_id, err, before, meta):
-    """What a failed update left behind, in words.
-
-    A 4xx answer means the provider refused and changed nothing. After a timeout or a 5xx
-    the update may still have been applied, so the endpoint is read again.
-    """
-    if isinstance(err, ProviderError) and err.status is not None and 400 <= err.status < 500 and err.status != 429:
-        return "the endpoint was left as it was"
-    try:
-        now = normalise(adapter.get(endpoint_id))
-    except WebhookError as read_err:
-        return "its state could not be read back (%s); snapshot %s holds the previous state" % (read_err, meta["id"])
-    if now == before:
-        return "the endpoint was left as it was"
-    return "the endpoint now points at %s; snapshot %s holds the previous state" % (now["url"], meta["id"])
 
 
 def main():
