@@ -20,6 +20,14 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
+# Recognisable fake credentials for tests: the secret tests grep every output for them.
+STRIPE_KEY = "sk_test_51RollbackSecretStripeKey0000"
+SQUARE_TOKEN = "EAAAlRollbackSecretSquareToken0000"
+GENERIC_KEY = "generic-api-key-RollbackSecret0000"
+HMAC_SECRET = "whsec_RollbackHmacSharedSecret0000"
+SMTP_PASSWORD = "smtp-RollbackSecretPassword0000"
+SLACK_TOKEN = "xoxbRollbackSlackUrlToken0000"
+
 
 @dataclass
 class Recorded:

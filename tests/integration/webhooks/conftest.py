@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import pytest
 
-from tests.harness.providers import GenericStandIn, SignedReceiver, SlackStandIn, SquareStandIn, StripeStandIn
+from tests.harness.providers import (
+    GENERIC_KEY,
+    HMAC_SECRET,
+    SLACK_TOKEN,
+    SMTP_PASSWORD,
+    SQUARE_TOKEN,
+    STRIPE_KEY,
+    GenericStandIn,
+    SignedReceiver,
+    SlackStandIn,
+    SquareStandIn,
+    StripeStandIn,
+)
 from tests.harness.smtp import SmtpSink
-
-# Recognisable fake credentials: the secret tests grep every output for them.
-STRIPE_KEY = "sk_test_51RollbackSecretStripeKey0000"
-SQUARE_TOKEN = "EAAAlRollbackSecretSquareToken0000"
-GENERIC_KEY = "generic-api-key-RollbackSecret0000"
-HMAC_SECRET = "whsec_RollbackHmacSharedSecret0000"
-SMTP_PASSWORD = "smtp-RollbackSecretPassword0000"
-SLACK_TOKEN = "xoxbRollbackSlackUrlToken0000"
 
 
 def _started(server):

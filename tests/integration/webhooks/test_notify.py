@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from tests.harness.providers import HMAC_SECRET, SLACK_TOKEN, SMTP_PASSWORD
 from tests.harness.services import free_port
-from tests.integration.webhooks.conftest import HMAC_SECRET, SLACK_TOKEN, SMTP_PASSWORD
 
 pytestmark = pytest.mark.integration
 

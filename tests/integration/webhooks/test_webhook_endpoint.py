@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.integration.webhooks.conftest import GENERIC_KEY, SQUARE_TOKEN, STRIPE_KEY
+from tests.harness.providers import GENERIC_KEY, SQUARE_TOKEN, STRIPE_KEY
 
 pytestmark = pytest.mark.integration
 

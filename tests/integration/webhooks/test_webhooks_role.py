@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.webhooks.conftest import (
+from tests.harness.providers import (
     GENERIC_KEY,
     HMAC_SECRET,
     SLACK_TOKEN,
