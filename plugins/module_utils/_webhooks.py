@@ -840,8 +840,12 @@ def send_email(
     for attempt in range(1, int(retries) + 2):
         error, permanent = None, False
         try:
-            cls = smtplib.SMTP_SSL if use_ssl else smtplib.SMTP
-            with cls(host, port, timeout=timeout) as smtp:
+            if use_ssl:
+                # SMTP_SSL without a context would not verify the server certificate.
+                session = smtplib.SMTP_SSL(host, port, timeout=timeout, context=ssl.create_default_context())
+            else:
+                session = smtplib.SMTP(host, port, timeout=timeout)
+            with session as smtp:
                 if starttls and not use_ssl:
                     smtp.starttls(context=ssl.create_default_context())
                 if username:
