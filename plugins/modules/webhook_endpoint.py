@@ -1,0 +1,470 @@
+#!/usr/bin/python
+# Copyright (c) emergency.rollback contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: webhook_endpoint
+short_description: Point a provider-side webhook endpoint (Stripe, Square, generic REST) at a URL, snapshot first
+version_added: 0.1.0
+description:
+  - Ensures a webhook endpoint registered at a provider sends its events to O(url), optionally with
+    the given O(events) and O(enabled) state. Used to re-point Stripe and Square webhooks at the
+    previous release during a rollback, instead of hand-typed C(curl) calls.
+  - "Adapters follow each provider's documented REST shape. C(stripe) lists, retrieves and updates
+    C(/v1/webhook_endpoints) (form-encoded, bearer secret key). C(square) reads and updates
+    C(/v2/webhooks/subscriptions) (a JSON C(subscription) object, C(Square-Version) header,
+    bearer access token). C(generic) reads with C(GET) and updates with a configurable method,
+    URL template and JSON body template."
+  - Before a change, the endpoint's current URL, events and enabled state are written to the
+    snapshot store (component C(webhooks)) so the rollback itself can be undone with
+    O(from_snapshot). An identical latest snapshot of the same endpoint is reused.
+  - After the update the endpoint is read back. When it does not show what was asked, the
+    previous values are put back and the task fails.
+  - Requests are retried on network errors, HTTP 429 and 5xx, waiting what C(Retry-After) says
+    or else backing off exponentially. A 4xx answer fails at once with the endpoint id and the
+    provider's error text; nothing is changed.
+  - With O(state=snapshot) it only reads the endpoint and stores it in the snapshot store.
+author:
+  - emergency.rollback maintainers (@emergency-rollback)
+extends_documentation_fragment:
+  - emergency.rollback.common
+attributes:
+  check_mode:
+    support: full
+    description: The endpoint is read; nothing is updated and no snapshot is written.
+  diff_mode:
+    support: full
+    description: Shows the endpoint's url, events and enabled state before and after.
+options:
+  provider:
+    description:
+      - Which provider API the endpoint lives in.
+    type: str
+    required: true
+    choices: [stripe, square, generic]
+  state:
+    description:
+      - V(present) makes the endpoint point at O(url).
+      - V(snapshot) only stores the endpoint's current state in the snapshot store.
+    type: str
+    choices: [present, snapshot]
+    default: present
+  endpoint_id:
+    description:
+      - Id of the endpoint at the provider (C(we_...) for Stripe, C(wbhk_...) for Square).
+      - Required for the C(generic) provider.
+    type: str
+  match_url:
+    description:
+      - Find the endpoint by its current URL instead of its id (C(stripe) and C(square) list
+        every endpoint). An endpoint still pointing at O(match_url) is preferred; when none
+        does, one already pointing at O(url) is taken (the change was done before).
+    type: str
+  url:
+    description:
+      - The URL the endpoint must send events to.
+      - Required with O(state=present) unless O(from_snapshot) is given.
+    type: str
+  events:
+    description:
+      - Event types the endpoint must be enabled for (compared as a set). Omit to keep them.
+    type: list
+    elements: str
+  enabled:
+    description:
+      - Whether the endpoint must be enabled. Omit to keep its state.
+    type: bool
+  from_snapshot:
+    description:
+      - Id of a snapshot this module took (returned as RV(snapshot)); the endpoint is put back
+        to the url, events and enabled state recorded in it. Undoes a rollback.
+    type: str
+  api_key:
+    description:
+      - Stripe secret key or Square access token, sent as a bearer token. For C(generic), sent
+        as a bearer token or in O(generic.auth_header).
+    type: str
+  api_base_url:
+    description:
+      - Base URL of the provider API. Defaults to C(https://api.stripe.com) and
+        C(https://connect.squareup.com). For C(generic), relative URL templates are joined to it.
+    type: str
+  api_version:
+    description:
+      - Sent as C(Stripe-Version) (stripe) or C(Square-Version) (square, default C(2024-10-17)).
+    type: str
+  generic:
+    description:
+      - How the C(generic) provider reads and updates an endpoint.
+    type: dict
+    suboptions:
+      read_url:
+        description:
+          - URL (or path below O(api_base_url)) that returns the endpoint as JSON; C({id}) is
+            replaced by the URL-quoted O(endpoint_id).
+        type: str
+        required: true
+      update_url:
+        description:
+          - URL template of the update request; defaults to O(generic.read_url).
+        type: str
+      update_method:
+        description:
+          - HTTP method of the update request.
+        type: str
+        choices: [PUT, PATCH, POST]
+        default: PUT
+      body_template:
+        description:
+          - JSON body of the update. A string that is exactly C($url), C($events), C($enabled)
+            or C($id) becomes that value; inside longer strings C($url) and C($id) are replaced
+            as text. Keys whose value is C($events) (or C($enabled)) are left out when
+            O(events) (or O(enabled)) is not given.
+          - 'Defaults to C({"url": "$url", "events": "$events"}).'
+        type: dict
+      url_path:
+        description:
+          - Dotted path to the endpoint URL in the JSON read back.
+        type: str
+        default: url
+      events_path:
+        description:
+          - Dotted path to the list of events in the JSON read back; unset when the API has none.
+        type: str
+      enabled_path:
+        description:
+          - Dotted path to a boolean enabled flag in the JSON read back.
+        type: str
+      headers:
+        description:
+          - Extra request headers. Put credentials in O(api_key), not here.
+        type: dict
+      auth_header:
+        description:
+          - Header that carries O(api_key). C(Authorization) (the default) sends C(Bearer <key>);
+            any other header name sends the key as is.
+        type: str
+  timeout:
+    description:
+      - Timeout of one request, in seconds.
+    type: float
+    default: 10
+  retries:
+    description:
+      - Retries after the first attempt on network errors, HTTP 429 and 5xx.
+    type: int
+    default: 3
+  backoff:
+    description:
+      - First delay between retries when the provider gives no C(Retry-After); doubles each time.
+    type: float
+    default: 1
+  max_retry_after:
+    description:
+      - Longest C(Retry-After) in seconds that is waited out; a longer one fails the task.
+    type: float
+    default: 60
+  validate_certs:
+    description:
+      - Verify the provider's TLS certificate.
+    type: bool
+    default: true
+  ca_path:
+    description:
+      - PEM file of CA certificates to verify the provider against.
+    type: path
+notes:
+  - The snapshot holds only the endpoint's id, url, events and enabled state; signing secrets the
+    provider returns (Square's C(signature_key)) are never stored or returned.
+seealso:
+  - module: emergency.rollback.notify
+  - name: Stripe webhook endpoints API
+    description: The list, retrieve and update calls the C(stripe) adapter makes.
+    link: https://docs.stripe.com/api/webhook_endpoints
+  - name: Square Webhook Subscriptions API
+    description: The list, retrieve and update calls the C(square) adapter makes.
+    link: https://developer.squareup.com/reference/square/webhook-subscriptions-api
+"""
+
+EXAMPLES = r"""
+- name: Point the Stripe endpoint back at the previous release
+  emergency.rollback.webhook_endpoint:
+    provider: stripe
+    endpoint_id: we_1Mr5jULkdIwHu7ix1ibLTM0x
+    url: https://blue.shop.example.com/webhooks/stripe
+    events: [charge.succeeded, charge.failed]
+    api_key: "{{ vault_stripe_secret_key }}"
+  register: stripe_hook
+
+- name: Find the Square subscription by its current URL and re-point it
+  emergency.rollback.webhook_endpoint:
+    provider: square
+    match_url: https://green.shop.example.com/webhooks/square
+    url: https://blue.shop.example.com/webhooks/square
+    api_key: "{{ vault_square_access_token }}"
+
+- name: An in-house REST API
+  emergency.rollback.webhook_endpoint:
+    provider: generic
+    endpoint_id: orders
+    url: https://blue.shop.example.com/hooks/orders
+    api_base_url: https://hooks.internal.example.com/api
+    api_key: "{{ vault_hooks_token }}"
+    generic:
+      read_url: /subscriptions/{id}
+      update_method: PATCH
+      body_template:
+        target: {address: "$url"}
+      url_path: target.address
+
+- name: Undo the rollback (rollback of the rollback)
+  emergency.rollback.webhook_endpoint:
+    provider: stripe
+    endpoint_id: we_1Mr5jULkdIwHu7ix1ibLTM0x
+    from_snapshot: "{{ stripe_hook.snapshot }}"
+    api_key: "{{ vault_stripe_secret_key }}"
+"""
+
+RETURN = r"""
+endpoint:
+  description: The endpoint as it is after the task (as planned in check mode).
+  returned: success
+  type: dict
+  sample: {"id": "we_123", "url": "https://blue.example.com/hooks", "events": ["charge.failed"], "enabled": true}
+previous:
+  description: The endpoint as it was before the task.
+  returned: success
+  type: dict
+  sample: {"id": "we_123", "url": "https://green.example.com/hooks", "events": ["charge.failed"], "enabled": true}
+snapshot:
+  description: Id of the snapshot holding the previous state; null when nothing changed or in check mode.
+  returned: always
+  type: str
+  sample: stripe-we_123-20261123T190102.123456Z-1a2b3c
+snapshot_path:
+  description: Directory of that snapshot in the snapshot store.
+  returned: when a snapshot was taken or reused
+  type: str
+  sample: /var/lib/emergency-rollback/snapshots/webhooks/stripe-we_123-20261123T190102.123456Z-1a2b3c
+duration_s:
+  description: Wall time of the task, in seconds.
+  returned: always
+  type: float
+  sample: 0.12
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.emergency.rollback.plugins.module_utils._common import Step, with_common
+from ansible_collections.emergency.rollback.plugins.module_utils._snapshot import SnapshotError
+from ansible_collections.emergency.rollback.plugins.module_utils._webhooks import (
+    EndpointSnapshots,
+    HttpClient,
+    WebhookError,
+    check_http_url,
+    differences,
+    make_adapter,
+    normalise,
+    plan_change,
+    state_after_failure,
+)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=with_common(
+            dict(
+                provider=dict(type="str", required=True, choices=["stripe", "square", "generic"]),
+                state=dict(type="str", choices=["present", "snapshot"], default="present"),
+                endpoint_id=dict(type="str"),
+                match_url=dict(type="str"),
+                url=dict(type="str"),
+                events=dict(type="list", elements="str"),
+                enabled=dict(type="bool"),
+                from_snapshot=dict(type="str"),
+                api_key=dict(type="str", no_log=True),
+                api_base_url=dict(type="str"),
+                api_version=dict(type="str"),
+                generic=dict(
+                    type="dict",
+                    options=dict(
+                        read_url=dict(type="str", required=True),
+                        update_url=dict(type="str"),
+                        update_method=dict(type="str", choices=["PUT", "PATCH", "POST"], default="PUT"),
+                        body_template=dict(type="dict"),
+                        url_path=dict(type="str", default="url"),
+                        events_path=dict(type="str"),
+                        enabled_path=dict(type="str"),
+                        headers=dict(type="dict"),
+                        auth_header=dict(type="str"),
+                    ),
+                ),
+                timeout=dict(type="float", default=10),
+                retries=dict(type="int", default=3),
+                backoff=dict(type="float", default=1),
+                max_retry_after=dict(type="float", default=60),
+                validate_certs=dict(type="bool", default=True),
+                ca_path=dict(type="path"),
+            )
+        ),
+        required_if=[
+            ("provider", "generic", ("generic", "endpoint_id")),
+            ("provider", "stripe", ("api_key",)),
+            ("provider", "square", ("api_key",)),
+            ("state", "present", ("url", "from_snapshot"), True),
+        ],
+        mutually_exclusive=[("url", "from_snapshot"), ("events", "from_snapshot"), ("enabled", "from_snapshot")],
+        supports_check_mode=True,
+    )
+    p = module.params
+    provider = p["provider"]
+    name = "webhook_endpoint"
+    action = "snapshot" if p["state"] == "snapshot" else "repoint"
+    step = Step(module, "webhooks", action)
+
+    if not p["endpoint_id"] and not p["match_url"] and not p["from_snapshot"]:
+        module.fail_json(msg="%s: give endpoint_id or match_url to say which %s endpoint" % (name, provider))
+    if provider == "generic" and p["match_url"]:
+        module.fail_json(msg="%s: the generic provider cannot list endpoints; use endpoint_id, not match_url" % name)
+    if p["retries"] < 0 or p["timeout"] <= 0 or p["backoff"] < 0:
+        module.fail_json(msg="%s: retries and backoff must not be negative and timeout must be positive" % name)
+    try:
+        for option in ("url", "match_url", "api_base_url"):
+            if p[option]:
+                check_http_url(p[option], option)
+    except WebhookError as err:
+        module.fail_json(msg="%s: %s; nothing was changed" % (name, err))
+
+    client = HttpClient(
+        timeout=p["timeout"],
+        retries=p["retries"],
+        backoff=p["backoff"],
+        max_retry_after=p["max_retry_after"],
+        validate_certs=p["validate_certs"],
+        ca_path=p["ca_path"],
+        secrets=[p["api_key"]] if p["api_key"] else [],
+    )
+    adapter = make_adapter(
+        provider,
+        client,
+        base_url=p["api_base_url"],
+        api_key=p["api_key"],
+        api_version=p["api_version"],
+        generic=p["generic"],
+    )
+    snapshots = EndpointSnapshots(p["state_dir"], provider, adapter.base_url)
+
+    url, events, enabled, endpoint_id = p["url"], p["events"], p["enabled"], p["endpoint_id"]
+    if p["from_snapshot"]:
+        try:
+            meta, recorded = snapshots.load(p["from_snapshot"])
+        except (SnapshotError, OSError, ValueError, KeyError) as err:
+            module.fail_json(
+                msg="%s: cannot use snapshot %s: %s; nothing was changed" % (name, p["from_snapshot"], err)
+            )
+        snapped_id = meta["metadata"]["endpoint_id"]
+        if endpoint_id and endpoint_id != snapped_id:
+            module.fail_json(
+                msg="%s: snapshot %s is of endpoint %s, not %s; nothing was changed"
+                % (name, p["from_snapshot"], snapped_id, endpoint_id)
+            )
+        endpoint_id = snapped_id
+        url, events, enabled = recorded["url"], recorded["events"], recorded["enabled"]
+
+    who = endpoint_id or "at %s" % p["match_url"]
+    try:
+        current = adapter.find(endpoint_id, match_urls=(p["match_url"], url))
+    except WebhookError as err:
+        step.fail("%s: %s; nothing was changed" % (name, err), journal_fields={"to": url, "endpoint": who})
+    endpoint_id = current["id"]
+    before = normalise(current)
+
+    if p["state"] == "snapshot":
+        if module.check_mode:
+            latest = snapshots.latest(endpoint_id)
+            fresh = latest is None or (latest.get("metadata") or {}).get("endpoint") != before
+            module.exit_json(changed=fresh, endpoint=before, previous=before, snapshot=None)
+        try:
+            meta, created = snapshots.ensure(current)
+        except (SnapshotError, OSError) as err:
+            step.fail("%s: cannot snapshot %s endpoint %s: %s" % (name, provider, endpoint_id, err))
+        step.exit(
+            created,
+            message="%s endpoint %s points at %s" % (provider, endpoint_id, before["url"]),
+            journal_fields={"from_": before["url"], "snapshot": meta["id"], "endpoint": endpoint_id},
+            endpoint=before,
+            previous=before,
+            snapshot=meta["id"],
+            snapshot_path=snapshots.path(meta),
+        )
+
+    changed, after = plan_change(current, url, events, enabled)
+    diff = {"before": before, "after": after}
+    fields = {"from_": before["url"], "to": url, "endpoint": endpoint_id, "provider": provider}
+    if not changed:
+        step.exit(
+            False,
+            message="%s endpoint %s already points at %s" % (provider, endpoint_id, url),
+            journal_fields=fields,
+            endpoint=before,
+            previous=before,
+            snapshot=None,
+            diff=diff,
+        )
+    if module.check_mode:
+        module.exit_json(changed=True, endpoint=after, previous=before, snapshot=None, diff=diff)
+
+    try:
+        meta, _created = snapshots.ensure(current)
+    except (SnapshotError, OSError) as err:
+        step.fail(
+            "%s: cannot snapshot %s endpoint %s before changing it: %s; nothing was changed"
+            % (name, provider, endpoint_id, err),
+            journal_fields=fields,
+        )
+    fields["snapshot"] = meta["id"]
+    extra = dict(previous=before, snapshot=meta["id"], snapshot_path=snapshots.path(meta), diff=diff)
+
+    try:
+        adapter.update(endpoint_id, url, events, enabled)
+    except WebhookError as err:
+        step.fail(
+            "%s: %s; %s" % (name, err, state_after_failure(adapter, endpoint_id, err, before, meta)),
+            journal_fields=fields,
+            **extra,
+        )
+    try:
+        readback = normalise(adapter.get(endpoint_id))
+    except WebhookError as err:
+        step.fail("%s: updated but could not read back: %s" % (name, err), journal_fields=fields, **extra)
+    wrong = differences(after, readback)
+    if wrong:
+        why = ", ".join("%s is %r, expected %r" % (key, readback[key], after[key]) for key in wrong)
+        try:
+            adapter.update(endpoint_id, before["url"], before["events"], before["enabled"])
+            undone = "put back to snapshot %s" % meta["id"]
+            outcome = "reverted"
+        except WebhookError as err:
+            undone = "putting it back failed too (%s); restore from snapshot %s" % (err, meta["id"])
+            outcome = "failed"
+        step.fail(
+            "%s: %s endpoint %s read back wrong after the update (%s); %s" % (name, provider, endpoint_id, why, undone),
+            journal_fields=fields,
+            result=outcome,
+            endpoint=readback,
+            **extra,
+        )
+    step.exit(
+        True,
+        message="%s endpoint %s re-pointed from %s to %s" % (provider, endpoint_id, before["url"], url),
+        journal_fields=fields,
+        endpoint=readback,
+        **extra,
+    )
+
+
+if __name__ == "__main__":
+    main()
