@@ -77,9 +77,7 @@ def load_key(data, passphrase, label):
         raise CertError("%s is not encrypted but a key passphrase was given" % label) from None
     except ValueError:
         # cryptography's message may name the cause (bad decrypt); it never echoes the passphrase.
-        raise CertError(
-            "%s cannot be loaded: wrong passphrase, unsupported or corrupt key" % label
-        ) from None
+        raise CertError("%s cannot be loaded: wrong passphrase, unsupported or corrupt key" % label) from None
 
 
 def fingerprint(cert):
@@ -444,9 +442,7 @@ class CertRollback:
                 try:
                     contents[name] = _read(path)
                 except OSError as err:
-                    self.fail(
-                        "cannot read %s %s: %s; nothing was changed" % (name, path, err.strerror), journal=False
-                    )
+                    self.fail("cannot read %s %s: %s; nothing was changed" % (name, path, err.strerror), journal=False)
             return contents, {"type": "paths", "paths": {k: v for k, v in paths.items() if v}}
         ref = p["snapshot"]
         try:

@@ -181,7 +181,8 @@ def main():
     fields = {"to": expected, "attempts": attempts}
     if result is None:
         step.fail(
-            "tls_probe: no TLS handshake with %s (SNI %s) after %d attempts: %s" % (where, server_name, attempts, error),
+            "tls_probe: no TLS handshake with %s (SNI %s) after %d attempts: %s"
+            % (where, server_name, attempts, error),
             journal_fields=fields,
             attempts=attempts,
         )

@@ -21,11 +21,11 @@ from tests.harness import pki as pki_mod
 from tests.harness import services
 
 SITE = """\
-server {{
+server {{{{
     listen 127.0.0.1:{{http_port}};
     return 200 "plain\\n";
-}}
-server {{
+}}}}
+server {{{{
     listen 127.0.0.1:{{https_port}} ssl;
     server_name {names};
     ssl_certificate {live}/fullchain.pem;
@@ -33,7 +33,7 @@ server {{
     ssl_trusted_certificate {live}/chain.pem;
     {extra}
     return 200 "tls\\n";
-}}
+}}}}
 """
 
 
@@ -90,8 +90,12 @@ class TlsSite:
         return args
 
     def write_conf(self, extra=""):
-        self.nginx.write_site("site", site_conf(self.live, extra).format(
-            http_port=self.nginx.http_port, https_port=self.nginx.https_port, prefix=self.nginx.prefix))
+        self.nginx.write_site(
+            "site",
+            site_conf(self.live, extra).format(
+                http_port=self.nginx.http_port, https_port=self.nginx.https_port, prefix=self.nginx.prefix
+            ),
+        )
 
 
 def site_conf(live, extra=""):
