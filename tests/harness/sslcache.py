@@ -178,12 +178,11 @@ def memcached(tmp_path_factory):
 
 @dataclass
 class PurgeServer:
-    """Records every request (method, path, headers, body) and answers with `status`."""
+    """Records every request (method, path, headers, body); answers 200, or 500 under /fail."""
 
     port: int
     requests: list
     server: http.server.ThreadingHTTPServer
-    status: int = 200
 
     @property
     def url(self):
@@ -193,7 +192,6 @@ class PurgeServer:
 @pytest.fixture
 def purge_server():
     requests = []
-    state = {}
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def _handle(self):
@@ -203,7 +201,7 @@ def purge_server():
                 {"method": self.command, "path": self.path, "headers": dict(self.headers), "body": body.decode()}
             )
             payload = json.dumps({"status": "ok", "id": "purge-%d" % len(requests)}).encode()
-            self.send_response(state["server"].status)
+            self.send_response(500 if self.path.startswith("/fail") else 200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
@@ -216,7 +214,6 @@ def purge_server():
 
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server = PurgeServer(port=httpd.server_address[1], requests=requests, server=httpd)
-    state["server"] = server
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     yield server
