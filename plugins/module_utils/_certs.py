@@ -551,23 +551,26 @@ class CertRollback:
             )
         roots = None
         try:
-            if p["validate_chain"]:
+            if not p["validate"]:
+                info = unvalidated(deployed.get("cert"), source_label(source, "cert"))
+            elif p["validate_chain"]:
                 roots = load_ca_bundle(p.get("ca_path"))
             labels = {
                 "cert": "candidate certificate (%s)" % source_label(source, "cert"),
                 "key": "candidate key (%s)" % source_label(source, "key"),
                 "chain": "candidate chain (%s)" % source_label(source, "chain"),
             }
-            info = validate_set(
-                deployed.get("cert"),
-                deployed.get("key"),
-                deployed.get("chain"),
-                passphrase=p.get("key_passphrase"),
-                roots=roots,
-                names=p["expected_names"],
-                min_remaining_days=p["min_remaining_days"],
-                labels=labels,
-            )
+            if p["validate"]:
+                info = validate_set(
+                    deployed.get("cert"),
+                    deployed.get("key"),
+                    deployed.get("chain"),
+                    passphrase=p.get("key_passphrase"),
+                    roots=roots,
+                    names=p["expected_names"],
+                    min_remaining_days=p["min_remaining_days"],
+                    labels=labels,
+                )
         except CertError as err:
             self.fail(
                 "refusing to restore %s: %s; the live files were left untouched"
@@ -630,6 +633,13 @@ class CertRollback:
     def _flat(info):
         info = info or {}
         return {k: info.get(k) for k in ("subject", "san", "not_after")}
+
+
+def unvalidated(cert_data, label):
+    """Facts of a candidate put back without validation: it must still parse."""
+    info = describe(load_certs(cert_data, "certificate (%s)" % label)[0])
+    info["checks"] = ["parse"]
+    return info
 
 
 class SnapshotLookupError(Exception):

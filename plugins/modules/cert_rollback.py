@@ -106,6 +106,13 @@ options:
       - Refuse a certificate that expires within this many days.
     type: int
     default: 7
+  validate:
+    description:
+      - Validate the candidate before the swap. Turn off ONLY to put back the set that was live
+        before a rollback (its pre-rollback snapshot), which may well be the expired or broken
+        certificate being replaced. The test command still gates the swap.
+    type: bool
+    default: true
   test_command:
     description:
       - Command (argv list, no shell) that must succeed before and after the swap. V([]) skips it.
@@ -235,6 +242,7 @@ def main():
                 key_passphrase=dict(type="str", no_log=True),
                 ca_path=dict(type="path"),
                 validate_chain=dict(type="bool", default=True),
+                validate=dict(type="bool", default=True),
                 expected_names=dict(type="list", elements="str", default=[]),
                 min_remaining_days=dict(type="int", default=7),
                 test_command=dict(type="list", elements="str"),
