@@ -102,7 +102,7 @@ options:
     default: {}
   token:
     description:
-      - API token, sent as C(Authorization: Bearer <token>), or as the raw value of O(token_header).
+      - "API token, sent as C(Authorization: Bearer <token>), or as the raw value of O(token_header)."
     type: str
   token_header:
     description: Header that carries O(token) as it is (for example C(Fastly-Key)).
