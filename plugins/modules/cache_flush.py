@@ -97,7 +97,8 @@ options:
     choices: [POST, PURGE, DELETE, PUT, GET]
   headers:
     description:
-      - Request headers. Hidden from output (they often carry API keys).
+      - Request headers. The values of headers whose name mentions auth, token, key, secret,
+        signature, password or cookie are treated like O(token) and never shown.
     type: dict
     default: {}
   token:
@@ -187,6 +188,7 @@ url:
 """
 
 import json
+import re
 from http.client import HTTPException
 from urllib.error import HTTPError, URLError
 
@@ -363,6 +365,9 @@ class CacheFlush:
         )
 
 
+SECRET_HEADER = re.compile(r"auth|token|key|secret|signature|password|cookie", re.IGNORECASE)
+
+
 def _read_error_body(err):
     try:
         return err.read(4096) or b""
@@ -402,7 +407,7 @@ def main():
                 timeout=dict(type="float", default=10.0),
                 url=dict(type="str"),
                 method=dict(type="str", default="POST", choices=["POST", "PURGE", "DELETE", "PUT", "GET"]),
-                headers=dict(type="dict", default={}, no_log=True),
+                headers=dict(type="dict", default={}),
                 token=dict(type="str", no_log=True),
                 token_header=dict(type="str", no_log=False),
                 body=dict(type="raw"),
@@ -413,6 +418,10 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
+    # Header values that are credentials are masked like no_log options, the others stay readable.
+    for name, value in (p["headers"] or {}).items():
+        if SECRET_HEADER.search(str(name)) and value not in (None, ""):
+            module.no_log_values.add(str(value))
     if p["batch_size"] < 1 or p["timeout"] <= 0:
         module.fail_json(msg="cache_flush: batch_size must be 1 or more and timeout more than 0; nothing was flushed")
     if p["patterns"] is not None and (not p["patterns"] or not all(p["patterns"])):

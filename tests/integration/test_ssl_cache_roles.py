@@ -109,7 +109,7 @@ def test_cache_role_flushes_every_backend(playbook, redis_factory, memcached, pu
 
 def test_no_secret_in_output_artifacts_or_journal(playbook, tls_site, pki, redis_factory, purge_server, state_dir):  # noqa: F811
     """Key passphrase, Redis password and CDN token: used for real, never shown."""
-    redis_password, cdn_token = "redis-Secret-7f3a9c", "cdn-Secret-2b8e41"
+    redis_password, cdn_token, api_key = "redis-Secret-7f3a9c", "cdn-Secret-2b8e41", "hdr-Secret-90d1c5"
     passfile = tls_site.live.parent / "passphrase.txt"
     passfile.write_text(PASSPHRASE + "\n")
     tls_site.write_conf("ssl_password_file %s;" % passfile)
@@ -126,6 +126,7 @@ def test_no_secret_in_output_artifacts_or_journal(playbook, tls_site, pki, redis
         cache_redis_patterns=["page:*"],
         cache_cdn_purge_urls=[purge_server.url + "/purge"],
         cache_cdn_token=cdn_token,
+        cache_cdn_headers={"X-Api-Key": api_key, "X-Purge-Reason": "release v42 rolled back"},
     )
     plays = [{"import_playbook": SSL_PLAYBOOK}, {"import_playbook": CACHE_PLAYBOOK}]
     run = playbook(plays, extravars=extravars, diff=True, verbosity=3)
@@ -134,11 +135,12 @@ def test_no_secret_in_output_artifacts_or_journal(playbook, tls_site, pki, redis
     assert run.result(PROVE)["fingerprint"] == encrypted.fingerprint
     assert run.result("Flush Redis")["total_deleted"] == 50
     assert purge_server.requests[0]["headers"]["Authorization"] == "Bearer " + cdn_token
+    assert purge_server.requests[0]["headers"]["X-Api-Key"] == api_key
     # and never shown (the places searched do hold the runs' full output and results)
     journal = (state_dir / "journal.jsonl").read_text()
     assert "cert_restore" in journal and "redis_flush" in journal and "cdn_purge" in journal
     assert encrypted.fingerprint in run.artifacts_text() and "Flush Redis" in run.stdout
-    for secret in (PASSPHRASE, redis_password, cdn_token):
+    for secret in (PASSPHRASE, redis_password, cdn_token, api_key):
         assert secret not in run.stdout
         assert secret not in run.artifacts_text()
         assert secret not in journal
