@@ -28,7 +28,7 @@ def journal(state_dir):
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
-def test_four_runs_restore_then_nginx_serves_it(four, task, tls_site, pki, state_dir):  # noqa: F811
+def test_four_runs_restore_then_nginx_serves_it(four, playbook, tls_site, pki, state_dir):  # noqa: F811
     good = pki["good"]
     args = tls_site.args(state_dir=str(state_dir), **good.src_args())
     check, real, check2, real2 = four(CERT, args)
@@ -58,13 +58,33 @@ def test_four_runs_restore_then_nginx_serves_it(four, task, tls_site, pki, state
     assert entries[0]["from"] == current and entries[0]["to"] == good.fingerprint
 
     # before a reload nginx still serves the old certificate; after it, the restored one
-    event, res, _run = task(PROBE, tls_site.probe_args(retries=0))
-    assert event == "runner_on_ok" and res["fingerprint"] == current and res["chain_valid"] is True
-    tls_site.nginx.reload()
-    event, res, _run = task(PROBE, tls_site.probe_args(expected_fingerprint=good.fingerprint))
-    assert event == "runner_on_ok", res.get("msg")
-    assert res["fingerprint"] == good.fingerprint and res["matches_expected"] is True
-    assert res["chain_valid"] is True and res["changed"] is False
+    run = playbook(
+        [
+            {
+                "hosts": "all",
+                "gather_facts": False,
+                "tasks": [
+                    {"name": "before reload", PROBE: tls_site.probe_args(retries=0)},
+                    {"name": "reload", "ansible.builtin.command": {"argv": tls_site.reload_command}},
+                    {"name": "after reload", PROBE: tls_site.probe_args(expected_fingerprint=good.fingerprint)},
+                    {
+                        "name": "untrusted",
+                        PROBE: tls_site.probe_args(ca_path=str(pki["ec"].cert), require_valid_chain=True),
+                        "ignore_errors": True,
+                    },
+                ],
+            }
+        ]
+    )
+    before = run.result("before reload")
+    assert before["fingerprint"] == current and before["chain_valid"] is True and before["changed"] is False
+    after = run.result("after reload")
+    assert after["fingerprint"] == good.fingerprint and after["matches_expected"] is True
+    assert after["chain_valid"] is True and after["not_after"] == real["not_after"]
+    # against a bundle that does not hold our CA, the served chain does not verify
+    untrusted = run.task_results("untrusted")[0]
+    assert untrusted["event"] == "runner_on_failed"
+    assert untrusted["res"]["chain_valid"] is False and "does not verify" in untrusted["res"]["msg"]
 
 
 REFUSALS = [
