@@ -144,3 +144,17 @@ def test_no_secret_in_output_artifacts_or_journal(playbook, tls_site, pki, redis
         assert secret not in run.stdout
         assert secret not in run.artifacts_text()
         assert secret not in journal
+
+
+def test_ssl_role_refuses_an_expired_candidate_before_any_change(playbook, tls_site, pki, state_dir):  # noqa: F811
+    before = tls_site.files()
+    run = playbook(SSL_PLAYBOOK, extravars=ssl_vars(tls_site, state_dir, pki["expired"]))
+    assert run.rc != 0
+    refused = run.task_results("Validate the candidate set without touching anything")[0]
+    assert refused["event"] == "runner_on_failed" and "certificate expired on" in refused["res"]["msg"]
+    assert "Snapshot the live set, swap the candidate in, nginx -t" not in run.results
+    assert run.task_results("Put back the set that was live before the swap")[0]["event"] == "runner_on_skipped"
+    failure = run.result("Fail with the reason")["msg"]
+    assert "certificate expired on" in failure and "nothing was swapped" in failure
+    assert tls_site.files() == before
+    assert not (state_dir / "rollback.lock").exists()
