@@ -537,7 +537,7 @@ class CertRollback:
         cand_fp, cand_digests = set_fingerprint(deployed)
         self._journal_fields = {"from_": live_fp, "to": cand_fp}
         before_info = self._info(current)
-        result = dict(state="restored", source=source, fingerprint_before=live_fp, before=summary(before_info))
+        out = dict(state="restored", source=source, fingerprint_before=live_fp, before=summary(before_info))
         if cand_digests == live_digests:
             after = summary(before_info)
             self.module.exit_json(
@@ -547,7 +547,7 @@ class CertRollback:
                 snapshot_id=None,
                 diff=dict(before=after, after=after),
                 **self._flat(before_info),
-                **result,
+                **out,
             )
         roots = None
         try:
@@ -575,13 +575,13 @@ class CertRollback:
             self.fail(
                 "refusing to restore %s: %s; the live files were left untouched"
                 % (source.get("id") or source_label(source, "cert"), err),
-                **result,
+                **out,
             )
-        result.update(fingerprint_after=info["fingerprint"], after=summary(info), checks=info["checks"])
-        result.update(self._flat(info))
+        out.update(fingerprint_after=info["fingerprint"], after=summary(info), checks=info["checks"])
+        out.update(self._flat(info))
         diff = dict(before=summary(before_info) or {"fingerprint": live_fp}, after=summary(info))
         if self.module.check_mode:
-            self.module.exit_json(changed=True, snapshot_id=None, diff=diff, **result)
+            self.module.exit_json(changed=True, snapshot_id=None, diff=diff, **out)
 
         argv = self.test_argv()
         if argv:
@@ -590,12 +590,12 @@ class CertRollback:
                 self.fail(
                     "refusing to swap: the test command %s already fails before any change (rc=%d): %s; "
                     "nothing was swapped" % (argv[0], rc, err),
-                    **result,
+                    **out,
                 )
         meta = self.snapshot(current, "pre-rollback", live_fp, live_digests)
         snap_path = self.store.path(meta["id"])
         self._journal_fields["snapshot"] = snap_path
-        result.update(snapshot_id=meta["id"], snapshot_path=snap_path)
+        out.update(snapshot_id=meta["id"], snapshot_path=snap_path)
         try:
             self.live.write(deployed, self.write_file, module=self.module)
         except OSError as err:
@@ -609,14 +609,14 @@ class CertRollback:
                     "the test command %s failed after the swap (rc=%d): %s; the previous certificate set %s "
                     "was put back" % (argv[0], rc, err, live_fp),
                     result="reverted",
-                    **result,
+                    **out,
                 )
         self.step.exit(
             True,
             message="certificate %s restored from %s" % (info["fingerprint"], source.get("id") or "paths"),
             journal_fields=self._journal_fields,
             diff=diff,
-            **result,
+            **out,
         )
 
     def revert(self, current):
