@@ -24,6 +24,7 @@ from ansible_collections.emergency.rollback.plugins.module_utils._snapshot impor
 
 try:
     from cryptography import x509
+    from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives import serialization
     from cryptography.x509 import verification
     from cryptography.x509.oid import NameOID
@@ -75,7 +76,7 @@ def load_key(data, passphrase, label):
         if password is None:
             raise CertError("%s is encrypted and no key passphrase was given" % label) from None
         raise CertError("%s is not encrypted but a key passphrase was given" % label) from None
-    except ValueError:
+    except (ValueError, UnsupportedAlgorithm):
         # cryptography's message may name the cause (bad decrypt); it never echoes the passphrase.
         raise CertError("%s cannot be loaded: wrong passphrase, unsupported or corrupt key" % label) from None
 
@@ -197,7 +198,7 @@ def verify_chain(leaf, intermediates, roots, now=None, server_name=None):
                 ee_policy=verification.ExtensionPolicy.permit_all(),
             )
             chain = builder.build_client_verifier().verify(leaf, intermediates).chain
-    except verification.VerificationError as err:
+    except (verification.VerificationError, ValueError) as err:
         raise CertError("the chain does not verify up to the CA bundle: %s" % err) from None
     return [c.subject.rfc4514_string() for c in chain]
 
@@ -480,7 +481,10 @@ class CertRollback:
         return [nginx, "-t", "-c", p["nginx_conf"]]
 
     def run_test(self, argv):
-        rc, out, err = self.module.run_command(argv)
+        try:
+            rc, out, err = self.module.run_command(argv, handle_exceptions=False)
+        except OSError as exc:  # the binary is missing or not executable
+            return 127, "cannot run %s: %s" % (argv[0], exc.strerror or exc)
         return rc, one_line(err or out)
 
     # states ----------------------------------------------------------------------------------
@@ -592,19 +596,22 @@ class CertRollback:
                     "nothing was swapped" % (argv[0], rc, err),
                     **out,
                 )
-        meta = self.snapshot(current, "pre-rollback", live_fp, live_digests)
+        try:
+            meta = self.snapshot(current, "pre-rollback", live_fp, live_digests)
+        except (OSError, SnapshotError) as err:
+            self.fail("cannot snapshot the live set into %s: %s; nothing was swapped" % (self.store.dir, err), **out)
         snap_path = self.store.path(meta["id"])
         self._journal_fields["snapshot"] = snap_path
         out.update(snapshot_id=meta["id"], snapshot_path=snap_path)
         try:
             self.live.write(deployed, self.write_file, module=self.module)
         except OSError as err:
-            self.revert(current)
-            self.fail("cannot write the new set: %s; the previous files were put back" % err, result="reverted")
+            self.revert(current, meta["id"])
+            self.fail("cannot write the new set: %s; the previous files were put back" % err, result="reverted", **out)
         if argv:
             rc, err = self.run_test(argv)
             if rc != 0:
-                self.revert(current)
+                self.revert(current, meta["id"])
                 self.fail(
                     "the test command %s failed after the swap (rc=%d): %s; the previous certificate set %s "
                     "was put back" % (argv[0], rc, err, live_fp),
@@ -619,13 +626,13 @@ class CertRollback:
             **out,
         )
 
-    def revert(self, current):
+    def revert(self, current, snapshot_id):
         try:
             self.live.write(current, self.write_file, module=self.module)
         except OSError as err:
             self.fail(
-                "the swap failed and putting back the previous set failed too (%s); restore it from snapshot "
-                "in %s" % (err, self.store.dir),
+                "the swap failed and putting back the previous set failed too (%s); restore snapshot %s "
+                "(cert_rollback snapshot=%s validate=false)" % (err, snapshot_id, snapshot_id),
                 result="failed",
             )
 

@@ -136,3 +136,11 @@ def test_backup_is_idempotent_and_previous_restores_it(live, pki, state_dir):  #
     status, res = run(args)
     assert status == "ok" and res["changed"] is True and res["source"]["id"] == first["snapshot_id"]
     assert res["fingerprint_after"] == pki["current"].fingerprint
+
+
+def test_test_command_that_cannot_run_refuses_cleanly(live, pki, state_dir):  # noqa: F811
+    before = files(live)
+    args = base(live, pki, state_dir, test_command=["/nonexistent/nginx", "-t"], **pki["good"].src_args())
+    status, res = run(args)
+    assert status == "failed" and "cannot run /nonexistent/nginx" in res["msg"] and "nothing was swapped" in res["msg"]
+    assert files(live) == before
