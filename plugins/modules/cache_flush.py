@@ -18,6 +18,8 @@ description:
   - V(cdn) sends one HTTP purge request (method, URL, headers, token) to a CDN's purge API.
   - Idempotent for Redis and memcached (nothing to delete, no change). A CDN purge cannot be
     observed beforehand, so it reports a change every time it is sent.
+notes:
+  - Redis Cluster is not supported (SCAN walks one node); point it at each primary.
 author:
   - emergency.rollback maintainers (@emergency-rollback)
 extends_documentation_fragment:
@@ -235,7 +237,7 @@ class CacheFlush:
             timeout=p["timeout"],
         )
         result = dict(target=where)
-        done = None
+        done, current = None, None
         try:
             client.ping()
             if p["patterns"]:
@@ -248,7 +250,9 @@ class CacheFlush:
                         changed=total > 0, deleted=counts, total_deleted=total, ping=True, diff=diff, **result
                     )
                 for pat in p["patterns"]:
+                    current = pat
                     done[pat] = _cache.delete_matches(client, pat, p["batch_size"])
+                current = None
                 remaining = {pat: _cache.count_matches(client, pat, p["batch_size"]) for pat in p["patterns"]}
                 ping = bool(client.ping())
                 total = sum(done.values())
@@ -290,8 +294,14 @@ class CacheFlush:
                 **result,
             )
         except _cache.redis_errors() as err:
-            partial = "; deleted so far: %s" % json.dumps(done) if done else "; nothing was deleted"
-            self.fail("Redis at %s failed: %s%s" % (where, err, partial), journal=bool(done), **result)
+            if done is None or (not done and current is None):
+                partial = "; nothing was deleted"
+            else:
+                partial = "; deleted so far: %s%s" % (
+                    json.dumps(done),
+                    ", and part of %s" % current if current else "",
+                )
+            self.fail("Redis at %s failed: %s%s" % (where, err, partial), journal=done is not None, **result)
 
     # memcached ---------------------------------------------------------------------------------
 
