@@ -64,8 +64,15 @@ fi
 want=$(sha256sum "$here/images/Containerfile.services" | cut -c1-16)
 have=$(podman image inspect --format '{{ index .Labels "rollback.containerfile" }}' localhost/rollback-services:bookworm 2>/dev/null || true)
 if [ "$want" != "$have" ]; then
+  ctx=$(mktemp -d /var/tmp/rollback-services.XXXXXX)
+  cp "$here/images/Containerfile.services" "$ctx/"
+  # Wheels come through the host's own package index settings; the build itself needs no network.
+  python3 -m pip download -q --disable-pip-version-check -d "$ctx/wheels" "cryptography>=45" \
+    --only-binary=:all: --python-version 3.11 --implementation cp \
+    --platform manylinux_2_34_x86_64 --platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64 2>/dev/null
   podman build -q --label "rollback.containerfile=$want" -t localhost/rollback-services:bookworm \
-    -f "$here/images/Containerfile.services" "$here/images" >/dev/null
+    -f "$ctx/Containerfile.services" "$ctx" >/dev/null
+  rm -rf "$ctx"
   log "built localhost/rollback-services:bookworm ($want)"
 fi
 log "ready"
