@@ -494,7 +494,7 @@ def _tail(text, limit=600):
 # --- the snapshot store, per database ------------------------------------------------------
 
 
-class PgSnapshots:
+class DbSnapshots:
     """The 'database' component of the snapshot store, seen per engine and database.
 
     Snapshots of several databases share one store; 'latest' and retention apply to one database.
@@ -589,3 +589,6 @@ def read_restore_state(path):
 def write_restore_state(path, data):
     os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
     _atomic.write_file(path, json.dumps(data, indent=2, sort_keys=True).encode(), mode=0o600)
+
+
+PgSnapshots = DbSnapshots
