@@ -84,7 +84,9 @@ def find_bin_dir(explicit=None, binary="pg_dump"):
     found = shutil.which(binary)
     if found:
         return os.path.dirname(found)
-    raise PgError("%s not found in /usr/lib/postgresql/*/bin nor on PATH; install postgresql-client or set bin_dir" % binary)
+    raise PgError(
+        "%s not found in /usr/lib/postgresql/*/bin nor on PATH; install postgresql-client or set bin_dir" % binary
+    )
 
 
 def utc_stamp(now=None):
@@ -215,7 +217,9 @@ class Pg:
     def kept_databases(self, db, kind, conn=None):
         """Databases named <db>_<kind>_<stamp>, oldest first."""
         pattern = kept_name_re(db, kind)
-        return sorted((n for n in self.list_databases(conn) if pattern.match(n)), key=lambda n: (pattern.match(n)[1], n))
+        return sorted(
+            (n for n in self.list_databases(conn) if pattern.match(n)), key=lambda n: (pattern.match(n)[1], n)
+        )
 
     def server_version(self, conn):
         return conn.execute("SHOW server_version").fetchone()[0]
@@ -296,9 +300,7 @@ class Pg:
             conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(sql.Identifier(dest)))
             for privilege, grantee, role, grantable in acl_rows:
                 target = sql.SQL("PUBLIC") if grantee == 0 else sql.Identifier(role)
-                stmt = sql.SQL("GRANT {} ON DATABASE {} TO {}").format(
-                    sql.SQL(privilege), sql.Identifier(dest), target
-                )
+                stmt = sql.SQL("GRANT {} ON DATABASE {} TO {}").format(sql.SQL(privilege), sql.Identifier(dest), target)
                 if grantable:
                     stmt = stmt + sql.SQL(" WITH GRANT OPTION")
                 conn.execute(stmt)
@@ -423,9 +425,9 @@ def table_counts(conn):
     ).fetchall()
     counts = {}
     for schema, table in rows:
-        count = conn.execute(
-            sql.SQL("SELECT count(*) FROM ONLY {}").format(sql.Identifier(schema, table))
-        ).fetchone()[0]
+        count = conn.execute(sql.SQL("SELECT count(*) FROM ONLY {}").format(sql.Identifier(schema, table))).fetchone()[
+            0
+        ]
         counts[table_key(schema, table)] = count
     return counts
 
@@ -473,7 +475,9 @@ def data_loss(conn, tables, since_ts):
         try:
             row = conn.execute(query, (since,)).fetchone()
         except psycopg.Error as err:
-            raise PgError("cannot count new rows of %s.%s: %s" % (item["table"], item["column"], _one_line(err))) from err
+            raise PgError(
+                "cannot count new rows of %s.%s: %s" % (item["table"], item["column"], _one_line(err))
+            ) from err
         entry = {"table": item["table"], "column": item["column"], "rows": row[0]}
         if amount:
             entry["amount_column"] = amount

@@ -220,7 +220,9 @@ def main():
             target = _alembic.resolve_target(p["command"], revision, current, parents, heads)
         path = _alembic.path_between(parents, current[0] if current else None, target)
     except _alembic.AlembicError as err:
-        module.fail_json(msg="alembic_migrate: cannot %s to %s: %s; nothing was migrated" % (p["command"], revision, err))
+        module.fail_json(
+            msg="alembic_migrate: cannot %s to %s: %s; nothing was migrated" % (p["command"], revision, err)
+        )
     result.update(target=target, path=path)
     diff = dict(before={"revision": cur}, after={"revision": target})
     if (current[0] if current else None) == target:

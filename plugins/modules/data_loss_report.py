@@ -174,5 +174,6 @@ def main():
         rows_lost=lost,
     )
 
+
 if __name__ == "__main__":
     main()

@@ -293,7 +293,8 @@ class SafeRestore:
                 detail = ", ".join("%s: %d" % (r["table"], r["rows"]) for r in report if r["rows"])
                 self.fail_early(
                     "%d rows written after snapshot %s (%s) would be lost (%s); set confirm_data_loss=true to "
-                    "restore anyway; nothing was changed" % (lost, meta["id"], meta["metadata"].get("snapshot_time"), detail),
+                    "restore anyway; nothing was changed"
+                    % (lost, meta["id"], meta["metadata"].get("snapshot_time"), detail),
                     **result,
                 )
         self.timings["check"] = round(time.monotonic() - t0, 3)
@@ -333,7 +334,8 @@ class SafeRestore:
                 self.pg.swap(self.db, pre, reverted, attempts=self.p["swap_attempts"])
                 step.fail(
                     "pg_restore_safe: checks failed on %s after the swap (%s); swapped back, the pre-rollback "
-                    "database is live again and the restored one is kept as %s" % (self.db, "; ".join(failed), reverted),
+                    "database is live again and the restored one is kept as %s"
+                    % (self.db, "; ".join(failed), reverted),
                     journal_fields=dict(fields, result_detail="swapped back"),
                 )
             self.recorded = {

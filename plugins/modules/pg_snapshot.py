@@ -303,7 +303,9 @@ class PgSnapshotModule:
                 if source:
                     self.pg.create_like(scratch, source, conn)
                 else:
-                    conn.execute(_pg.sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(_pg.sql.Identifier(scratch)))
+                    conn.execute(
+                        _pg.sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(_pg.sql.Identifier(scratch))
+                    )
                 self.pg.restore_into(dump, scratch, jobs=self.p["jobs"], no_owner=self.p["no_owner"])
                 verification["test_restore"] = True
                 problems = _pg.compare_counts(meta["metadata"].get("row_counts", {}), self.pg.counts_of(scratch))

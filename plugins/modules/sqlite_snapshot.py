@@ -226,8 +226,14 @@ class SqliteSnapshots:
         if check != "ok" or digest != result["content_sha256"]:
             step.fail(
                 "sqlite_snapshot: %s after the restore of %s: integrity_check %s, content %s; restore the "
-                "pre-restore snapshot %s" % (self.path, meta["id"], check, "matches" if digest == result["content_sha256"]
-                                             else "differs", pre_id),
+                "pre-restore snapshot %s"
+                % (
+                    self.path,
+                    meta["id"],
+                    check,
+                    "matches" if digest == result["content_sha256"] else "differs",
+                    pre_id,
+                ),
                 journal_fields=fields,
             )
         self.snaps.prune(self.p["keep"], protect=(meta["id"], pre_id))

@@ -12,14 +12,27 @@ M = "emergency.rollback.alembic_migrate"
 @pytest.fixture
 def alembic_args(alembic_app, pgdb, postgres, state_dir):
     url = "postgresql+psycopg://%s:%s@%s:%d/%s" % (
-        postgres.user, postgres.password, postgres.host, postgres.port, pgdb.name)
-    return {"app_dir": str(alembic_app), "environment": {"DATABASE_URL": url}, "state_dir": str(state_dir),
-            "run_id": "rb-alembic"}
+        postgres.user,
+        postgres.password,
+        postgres.host,
+        postgres.port,
+        pgdb.name,
+    )
+    return {
+        "app_dir": str(alembic_app),
+        "environment": {"DATABASE_URL": url},
+        "state_dir": str(state_dir),
+        "run_id": "rb-alembic",
+    }
 
 
 def tables(pgdb):
-    return sorted(r[0] for r in pgdb.execute(
-        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename IN ('accounts', 'audit')"))
+    return sorted(
+        r[0]
+        for r in pgdb.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename IN ('accounts', 'audit')"
+        )
+    )
 
 
 def test_upgrade_then_relative_downgrade_four_runs(four, task, pgdb, alembic_args, state_dir, postgres):
@@ -31,16 +44,24 @@ def test_upgrade_then_relative_downgrade_four_runs(four, task, pgdb, alembic_arg
     down = four(M, dict(alembic_args, command="downgrade", revision="-2"))
     assert down[0]["current"] == "0003_audit" and down[0]["target"] == "0001_accounts"
     assert down[0]["path"] == ["0003_audit", "0002_email"]
-    assert down[1]["revision"] == "0001_accounts" and "Running downgrade 0002_email -> 0001_accounts" in down[1]["stderr"]
+    assert (
+        down[1]["revision"] == "0001_accounts" and "Running downgrade 0002_email -> 0001_accounts" in down[1]["stderr"]
+    )
     # the relative target was resolved once for this run_id: running it again does not go further down
     assert down[3]["current"] == "0001_accounts" and down[3]["target"] == "0001_accounts"
     assert pgdb.execute("SELECT version_num FROM alembic_version") == [("0001_accounts",)]
     assert tables(pgdb) == ["accounts"]
     event, res, _ = task(M, dict(alembic_args, command="current"))
-    assert event == "runner_on_ok" and (res["current"], res["head"], res["changed"]) == ("0001_accounts", "0003_audit", False)
+    assert event == "runner_on_ok" and (res["current"], res["head"], res["changed"]) == (
+        "0001_accounts",
+        "0003_audit",
+        False,
+    )
     entries = [json.loads(line) for line in (state_dir / "journal.jsonl").read_text().splitlines()]
     assert [(e["action"], e["from"], e["to"]) for e in entries] == [
-        ("alembic_upgrade", None, "0003_audit"), ("alembic_downgrade", "0003_audit", "0001_accounts")]
+        ("alembic_upgrade", None, "0003_audit"),
+        ("alembic_downgrade", "0003_audit", "0001_accounts"),
+    ]
     assert postgres.password not in (state_dir / "journal.jsonl").read_text()
 
 

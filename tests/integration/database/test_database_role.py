@@ -59,8 +59,11 @@ def test_role_restores_verifies_and_releases_the_lock(playbook, task, pgdb, role
     assert len(kept) == 1 and pgdb.counts(kept[0])["orders"] == 0
     actions = [(e["action"], e["result"]) for e in journal(state_dir) if e["run_id"] == "rb-db-1"]
     assert actions == [
-        ("acquire", "changed"), ("snapshot", "changed"), ("verify_snapshot", "ok"),
-        ("restore", "changed"), ("release", "changed"),
+        ("acquire", "changed"),
+        ("snapshot", "changed"),
+        ("verify_snapshot", "ok"),
+        ("restore", "changed"),
+        ("release", "changed"),
     ]
     assert not (state_dir / "rollback.lock").exists()
     assert postgres.password not in run.artifacts_text()
@@ -73,8 +76,9 @@ def test_role_swaps_back_when_verification_fails(playbook, task, pgdb, role_vars
     oid = pgdb.oid()
     run = playbook(
         PLAYBOOK,
-        extravars=dict(role_vars, database_restore_snapshot="latest",
-                       database_verify_sql=["SELECT count(*) > 1000 FROM users"]),
+        extravars=dict(
+            role_vars, database_restore_snapshot="latest", database_verify_sql=["SELECT count(*) > 1000 FROM users"]
+        ),
     )
     assert run.rc != 0
     assert pgdb.oid() == oid and pgdb.counts()["billing.invoices"] == 0
@@ -98,15 +102,30 @@ def test_role_check_mode_changes_nothing(playbook, task, pgdb, role_vars, state_
 
 
 def test_role_alembic_downgrade_before_the_app_switch(playbook, pgdb, role_vars, alembic_app, postgres, state_dir):
-    url = "postgresql+psycopg://%s:%s@%s:%d/%s" % (postgres.user, postgres.password, postgres.host, postgres.port,
-                                                   pgdb.name)
+    url = "postgresql+psycopg://%s:%s@%s:%d/%s" % (
+        postgres.user,
+        postgres.password,
+        postgres.host,
+        postgres.port,
+        pgdb.name,
+    )
     alembic = str(Path(sys.executable).parent / "alembic")
-    subprocess.run([alembic, "upgrade", "head"], cwd=alembic_app, env=dict(os.environ, DATABASE_URL=url),
-                   check=True, capture_output=True)
+    subprocess.run(
+        [alembic, "upgrade", "head"],
+        cwd=alembic_app,
+        env=dict(os.environ, DATABASE_URL=url),
+        check=True,
+        capture_output=True,
+    )
     run = playbook(
         PLAYBOOK,
-        extravars=dict(role_vars, database_alembic_downgrade_to="-1", database_alembic_app_dir=str(alembic_app),
-                       database_alembic_executable=alembic, database_alembic_environment={"DATABASE_URL": url}),
+        extravars=dict(
+            role_vars,
+            database_alembic_downgrade_to="-1",
+            database_alembic_app_dir=str(alembic_app),
+            database_alembic_executable=alembic,
+            database_alembic_environment={"DATABASE_URL": url},
+        ),
     )
     assert run.rc == 0, run.stdout[-3000:]
     assert pgdb.execute("SELECT version_num FROM alembic_version") == [("0002_email",)]

@@ -83,8 +83,12 @@ def test_verified_state_test_restores_and_drops_scratch(task, pgdb, pg_args):
     snapshot(task, pg_args)
     event, res, _ = task(SNAP, dict(pg_args, state="verified"))
     assert event == "runner_on_ok" and res["changed"] is False
-    assert res["verification"] == {"checksum": True, "archive_entries": res["verification"]["archive_entries"],
-                                   "test_restore": True, "row_counts_match": True}
+    assert res["verification"] == {
+        "checksum": True,
+        "archive_entries": res["verification"]["archive_entries"],
+        "test_restore": True,
+        "row_counts_match": True,
+    }
     assert pgdb.databases() == [pgdb.name]
     event, res, _ = task(SNAP, dict(pg_args, state="verified"), check=True)
     assert event == "runner_on_ok" and res["verification"]["test_restore"] is False
@@ -117,8 +121,10 @@ def test_data_loss_report_counts_exactly_the_new_rows(task, pgdb, pg_args):
     snapshot(task, pg_args)
     with pgdb.connect() as conn:
         conn.execute("INSERT INTO orders (user_id, total) SELECT 1, 10.50 FROM generate_series(1, 7)")
-    tables = [{"table": "orders", "column": "created_at", "amount_column": "total"},
-              {"table": "users", "column": "created_at"}]
+    tables = [
+        {"table": "orders", "column": "created_at", "amount_column": "total"},
+        {"table": "users", "column": "created_at"},
+    ]
     event, res, _ = task("emergency.rollback.data_loss_report", dict(pg_args, tables=tables), check=True)
     assert event == "runner_on_ok" and res["changed"] is False
     assert res["rows_lost"] == 7 and res["snapshot_id"] == "snap1"

@@ -12,7 +12,11 @@ M = "emergency.rollback.pg_snapshot"
 def test_named_snapshot_four_runs_records_counts(four, pgdb, pg_args, state_dir):
     results = four(M, dict(pg_args, name="before-42"))
     check, real, again, _ = results
-    assert check["snapshot_id"] == "before-42" and check["row_counts"] == {"users": 20, "orders": 50, "billing.invoices": 5}
+    assert check["snapshot_id"] == "before-42" and check["row_counts"] == {
+        "users": 20,
+        "orders": 50,
+        "billing.invoices": 5,
+    }
     assert "dump_path" not in check and check["database_size"] > 0 and check["free_bytes"] > 0
     meta = real["snapshot"]["metadata"]
     assert meta["database"] == pgdb.name and meta["row_counts"]["orders"] == 50
