@@ -291,10 +291,12 @@ class SafeRestore:
             result.update(data_loss=report, rows_lost=lost)
             if lost and not self.p["confirm_data_loss"]:
                 detail = ", ".join("%s: %d" % (r["table"], r["rows"]) for r in report if r["rows"])
-                self.fail_early(
-                    "%d rows written after snapshot %s (%s) would be lost (%s); set confirm_data_loss=true to "
-                    "restore anyway; nothing was changed"
+                # journaled: the refusal and the rows at stake belong in the incident report
+                step.fail(
+                    "pg_restore_safe: %d rows written after snapshot %s (%s) would be lost (%s); set "
+                    "confirm_data_loss=true to restore anyway; nothing was changed"
                     % (lost, meta["id"], meta["metadata"].get("snapshot_time"), detail),
+                    journal_fields=dict(fields, rows_lost=lost),
                     **result,
                 )
         self.timings["check"] = round(time.monotonic() - t0, 3)

@@ -298,6 +298,9 @@ class PgSnapshotModule:
         try:
             conn = self.pg.maintenance()
             try:
+                # a verification killed earlier may have left its scratch database behind
+                for stale in self.pg.kept_databases(self.db, "verify", conn):
+                    self.pg.drop(stale, conn)
                 scratch = _pg.scratch_name(self.db, "verify", _pg.utc_stamp())
                 source = self.pg.database_info(self.db, conn) or {}
                 if source:
