@@ -161,7 +161,7 @@ class Pg:
         try:
             return psycopg.connect(autocommit=autocommit, **self.conninfo(dbname))
         except psycopg.Error as err:
-            raise PgError("cannot connect to database %s: %s" % (dbname, _one_line(err))) from err
+            raise PgError("cannot connect to database %s: %s" % (dbname, one_line(err))) from err
 
     def maintenance(self):
         return self.connect(self.params.get("maintenance_db") or "postgres")
@@ -358,7 +358,7 @@ class Pg:
                 try:
                     row = conn.execute(check).fetchone()
                 except psycopg.Error as err:
-                    failed.append("%s: %s" % (check, _one_line(err)))
+                    failed.append("%s: %s" % (check, one_line(err)))
                     continue
                 if not row or not row[0]:
                     failed.append("%s: returned %s" % (check, row[0] if row else "no row"))
@@ -400,7 +400,7 @@ class Pg:
                     except psycopg.errors.ObjectInUse as err:
                         last = err
                         time.sleep(0.5)
-                raise PgError("cannot rename %s: %s" % (live, _one_line(last)))
+                raise PgError("cannot rename %s: %s" % (live, one_line(last)))
             finally:
                 # whichever name the old database has now, it accepts connections again
                 for name in (outgoing, live):
@@ -476,7 +476,7 @@ def data_loss(conn, tables, since_ts):
             row = conn.execute(query, (since,)).fetchone()
         except psycopg.Error as err:
             raise PgError(
-                "cannot count new rows of %s.%s: %s" % (item["table"], item["column"], _one_line(err))
+                "cannot count new rows of %s.%s: %s" % (item["table"], item["column"], one_line(err))
             ) from err
         entry = {"table": item["table"], "column": item["column"], "rows": row[0]}
         if amount:
@@ -486,7 +486,7 @@ def data_loss(conn, tables, since_ts):
     return report
 
 
-def _one_line(err):
+def one_line(err):
     return " ".join(str(err).split())
 
 

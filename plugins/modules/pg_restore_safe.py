@@ -211,7 +211,7 @@ class SafeRestore:
         try:
             info = self.pg.database_info(self.db)
         except (_pg.PgError, _pg.psycopg.Error) as err:
-            self.fail_early("cannot reach the server: %s; nothing was changed" % _pg._one_line(err))
+            self.fail_early("cannot reach the server: %s; nothing was changed" % _pg.one_line(err))
         if info is None:
             self.fail_early("live database %s does not exist; nothing was changed" % self.db)
         return info
@@ -240,7 +240,7 @@ class SafeRestore:
                 self.pg.drop(name, conn)
                 self.dropped.append(name)
             except _pg.psycopg.Error as err:
-                self.module.warn("pg_restore_safe: retention could not drop %s: %s" % (name, _pg._one_line(err)))
+                self.module.warn("pg_restore_safe: retention could not drop %s: %s" % (name, _pg.one_line(err)))
 
     # --- state=present ---------------------------------------------------------------------
 
@@ -354,7 +354,7 @@ class SafeRestore:
         except (_pg.PgError, _pg.psycopg.Error, OSError) as err:
             step.fail(
                 "pg_restore_safe: restore of snapshot %s into %s failed: %s; live database untouched"
-                % (meta["id"], self.db, _pg._one_line(err)),
+                % (meta["id"], self.db, _pg.one_line(err)),
                 journal_fields=fields,
                 dropped=self.dropped,
             )
@@ -400,7 +400,7 @@ class SafeRestore:
                 problems = self.pg.run_checks(scratch, self.p["checks"])
             self.timings["verify"] = round(time.monotonic() - t, 3)
         except (_pg.PgError, _pg.psycopg.Error) as err:
-            problems = [_pg._one_line(err)]
+            problems = [_pg.one_line(err)]
         if problems:
             try:
                 self.pg.drop(scratch, conn)

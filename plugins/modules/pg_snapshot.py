@@ -153,6 +153,7 @@ verification:
 
 import os
 import shutil
+import time
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
@@ -322,7 +323,7 @@ class PgSnapshotModule:
         except (_pg.PgError, _pg.psycopg.Error) as err:
             step.fail(
                 "pg_snapshot: test restore of snapshot %s failed: %s; the live database was not touched"
-                % (meta["id"], _pg._one_line(err)),
+                % (meta["id"], _pg.one_line(err)),
                 journal_fields=fields,
                 verification=verification,
             )
@@ -332,7 +333,7 @@ class PgSnapshotModule:
                 journal_fields=fields,
                 verification=verification,
             )
-        self.snaps.mark_verified(meta, {"verified_at": _pg.iso(_pg.time.time()), **verification})
+        self.snaps.mark_verified(meta, {"verified_at": _pg.iso(time.time()), **verification})
         step.exit(
             False,
             message="snapshot %s verified: checksum, %d archive entries, test restore, row counts"
