@@ -168,6 +168,11 @@ rows_lost:
   description: Sum of the rows in RV(data_loss).
   returned: when O(data_loss_tables) is given
   type: int
+reverted_db:
+  description: Name the restored database is kept under after it was swapped out again (O(state=reverted),
+    or a check that failed after the swap).
+  returned: when it was swapped out again
+  type: str
 terminated_sessions:
   description: Sessions of the live database that were terminated for the swap.
   returned: when a swap happened
@@ -332,13 +337,15 @@ class SafeRestore:
             new_live = self.pg.database_info(self.db, conn)
             failed = self.pg.run_checks(self.db, self.p["checks"]) if self.p["checks"] else []
             if failed:
-                reverted = _pg.scratch_name(self.db, "reverted", pre.rsplit("_", 1)[-1])
+                reverted = self.stamp(conn, ("reverted",))[0]
                 self.pg.swap(self.db, pre, reverted, attempts=self.p["swap_attempts"])
                 step.fail(
                     "pg_restore_safe: checks failed on %s after the swap (%s); swapped back, the pre-rollback "
                     "database is live again and the restored one is kept as %s"
                     % (self.db, "; ".join(failed), reverted),
-                    journal_fields=dict(fields, result_detail="swapped back"),
+                    journal_fields=dict(fields, kept_as=reverted),
+                    result="reverted",
+                    reverted_db=reverted,
                 )
             self.recorded = {
                 "state": "restored",

@@ -197,3 +197,16 @@ def test_sigkill_during_restore_leaves_live_serving(task, pgdb, pg_args):
     assert [d for d in res["dropped"] if "_restore_" in d] or not [d for d in pgdb.databases() if "_restore_" in d]
     assert pgdb.counts()["orders"] == 50
     assert not [d for d in pgdb.databases() if "_restore_" in d]
+
+
+def test_check_failing_after_the_swap_swaps_back(task, pgdb, pg_args, state_dir):
+    # true on the scratch copy (<db>_restore_<ts>), false once it is named <db>: fails only after the swap
+    snapshot(task, pg_args)
+    pgdb.execute("DELETE FROM billing.invoices")
+    oid = pgdb.oid()
+    event, res, _ = task(RESTORE, dict(pg_args, checks=["SELECT current_database() LIKE '%\\_restore\\_%'"]))
+    assert event == "runner_on_failed" and "after the swap" in res["msg"] and "swapped back" in res["msg"]
+    assert pgdb.oid() == oid and pgdb.counts()["billing.invoices"] == 0
+    assert res["reverted_db"] in pgdb.databases() and pgdb.counts(res["reverted_db"])["billing.invoices"] == 5
+    entry = json.loads((state_dir / "journal.jsonl").read_text().splitlines()[-1])
+    assert (entry["action"], entry["result"]) == ("restore", "reverted")
