@@ -246,7 +246,14 @@ def main():
     if rc != 0 or reached != target:
         step.fail(
             "alembic_migrate: %s from %s to %s %s, the database is at %s: %s"
-            % (p["command"], cur, target, "failed (rc=%s)" % rc if rc else "stopped short", reached, _tail(err or out)),
+            % (
+                p["command"],
+                cur or "base",
+                target or "base",
+                "failed (rc=%s)" % rc if rc else "stopped short",
+                reached or "base",
+                _tail(err or out),
+            ),
             journal_fields=fields,
             **result,
         )

@@ -65,14 +65,23 @@ def test_upgrade_then_relative_downgrade_four_runs(four, task, pgdb, alembic_arg
     assert postgres.password not in (state_dir / "journal.jsonl").read_text()
 
 
-def test_bad_target_and_failed_migration(task, pgdb, alembic_args, alembic_app):
-    event, res, _ = task(M, dict(alembic_args, command="downgrade", revision="0003"))
-    assert event == "runner_on_failed" and "at base" in res["msg"] and "nothing was migrated" in res["msg"]
-    event, res, _ = task(M, dict(alembic_args, command="upgrade", revision="nope"))
-    assert event == "runner_on_failed" and "not in the history" in res["msg"]
+def test_bad_target_and_failed_migration(playbook, pgdb, alembic_args, alembic_app):
     # a migration that raises: the task fails with alembic's own output and the revision reached
     broken = alembic_app / "migrations/versions/0002_email.py"
     broken.write_text(broken.read_text().replace("op.add_column('accounts'", "op.add_column('missing_table'"))
-    event, res, _ = task(M, dict(alembic_args, command="upgrade"))
-    assert event == "runner_on_failed" and "missing_table" in res["msg"] and "failed (rc=1)" in res["msg"]
-    assert "missing_table" in res["stderr"]
+    cases = {
+        "above base": dict(alembic_args, command="downgrade", revision="0003"),
+        "unknown": dict(alembic_args, command="upgrade", revision="nope"),
+        "broken": dict(alembic_args, command="upgrade"),
+    }
+    tasks = [{"name": name, M: args, "ignore_errors": True} for name, args in cases.items()]
+    run = playbook([{"hosts": "all", "gather_facts": False, "tasks": tasks}])
+    assert [run.task_results(name)[0]["event"] for name in cases] == ["runner_on_failed"] * 3
+    res = run.result("above base")
+    assert "at base" in res["msg"] and "nothing was migrated" in res["msg"]
+    res = run.result("unknown")
+    assert "not in the history" in res["msg"]
+    res = run.result("broken")
+    assert "missing_table" in res["msg"] and "failed (rc=1)" in res["msg"]
+    # transactional DDL: PostgreSQL rolled the whole upgrade back, the database is still at base
+    assert "missing_table" in res["stderr"] and res["revision"] is None and "the database is at base" in res["msg"]

@@ -162,7 +162,7 @@ def test_sigkill_during_restore_leaves_live_serving(task, pgdb, pg_args):
     pgdb.execute(
         "CREATE FUNCTION public.slow_id(i int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS"
         " $$ BEGIN PERFORM pg_sleep(0.02); RETURN i; END $$;"
-        " CREATE TABLE slow AS SELECT g AS id FROM generate_series(1, 250) g;"
+        " CREATE TABLE slow AS SELECT g AS id FROM generate_series(1, 150) g;"
         " CREATE INDEX slow_idx ON slow (public.slow_id(id))"
     )
     snapshot(task, pg_args)
@@ -178,7 +178,7 @@ def test_sigkill_during_restore_leaves_live_serving(task, pgdb, pg_args):
         for pid in _pids_with(marker):
             if "pg_restore" in open("/proc/%d/cmdline" % pid, "rb").read().decode(errors="replace"):
                 module_pid = _parent(pid)
-                time.sleep(1.0)  # well inside the restore (the index alone takes 5 s)
+                time.sleep(0.5)  # well inside the restore (the index alone takes 3 s)
                 os.kill(module_pid, signal.SIGKILL)
                 os.kill(pid, signal.SIGKILL)
                 killed.append(pid)
