@@ -36,6 +36,8 @@ description:
   - Retention keeps the newest O(keep_pre_rollback) C(<db>_pre_rollback_*) (and C(<db>_reverted_*))
     databases and drops older ones.
   - The server needs room for a second copy of the database while the scratch one is restored.
+  - If the live database refuses connections when the task starts (C(ALLOW_CONNECTIONS false), as a
+    swap killed at the wrong moment would leave it), connections are allowed again with a warning.
 author:
   - emergency.rollback maintainers (@emergency-rollback)
 extends_documentation_fragment:
@@ -219,6 +221,20 @@ class SafeRestore:
             self.fail_early("cannot reach the server: %s; nothing was changed" % _pg.one_line(err))
         if info is None:
             self.fail_early("live database %s does not exist; nothing was changed" % self.db)
+        if not info["allow_connections"] and not self.module.check_mode:
+            # a swap killed between "refuse new connections" and its cleanup leaves the database closed
+            self.module.warn(
+                "pg_restore_safe: %s refused connections (ALLOW_CONNECTIONS false, left by an interrupted swap?); "
+                "allowing them again" % self.db
+            )
+            conn = self.pg.maintenance()
+            try:
+                conn.execute(
+                    _pg.sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS true").format(_pg.sql.Identifier(self.db))
+                )
+            finally:
+                conn.close()
+            info["allow_connections"] = True
         return info
 
     def stamp(self, conn, kinds):

@@ -210,3 +210,15 @@ def test_check_failing_after_the_swap_swaps_back(task, pgdb, pg_args, state_dir)
     assert res["reverted_db"] in pgdb.databases() and pgdb.counts(res["reverted_db"])["billing.invoices"] == 5
     entry = json.loads((state_dir / "journal.jsonl").read_text().splitlines()[-1])
     assert (entry["action"], entry["result"]) == ("restore", "reverted")
+
+
+def test_database_left_closed_by_an_interrupted_swap_is_reopened(task, pgdb, pg_args):
+    snapshot(task, pg_args)
+    pgdb.execute("ALTER DATABASE %s WITH ALLOW_CONNECTIONS false" % pgdb.name, dbname="postgres")
+    event, res, _ = task(RESTORE, dict(pg_args))
+    assert event == "runner_on_ok", res.get("msg")
+    assert any("allowing them again" in w for w in res.get("warnings", []))
+    assert pgdb.counts() == ORIGINAL
+    assert pgdb.execute(
+        "SELECT datallowconn FROM pg_database WHERE datname LIKE %s", (pgdb.name + "%",), dbname="postgres"
+    ) == [(True,), (True,)]
