@@ -135,6 +135,10 @@ database_size:
   description: Size of the live database in bytes (pg_database_size; a custom-format dump is usually smaller).
   returned: state=present
   type: int
+database_oid:
+  description: Oid of the live database (its identity; it changes when pg_restore_safe swaps a copy in).
+  returned: state=present, unless the named snapshot already existed
+  type: int
 free_bytes:
   description: Free bytes on the filesystem of the snapshot store.
   returned: state=present
@@ -222,6 +226,7 @@ class PgSnapshotModule:
                 row_counts=counts,
                 alembic_revision=revision,
                 database_size=info["size"],
+                database_oid=info["oid"],
                 free_bytes=free,
                 pruned=doomed,
                 diff=dict(before={"snapshots": before}, after={"snapshots": before + [snapshot_id]}),
@@ -240,7 +245,7 @@ class PgSnapshotModule:
             self.module.warn("pg_snapshot: retention could not prune old snapshots: %s" % err)
             pruned = []
         result = self.described(meta, pruned=pruned)
-        result.update(database_size=info["size"], free_bytes=free)
+        result.update(database_size=info["size"], database_oid=info["oid"], free_bytes=free)
         step.exit(
             True,
             message="dumped %s: %d tables, %d rows, %d bytes"
