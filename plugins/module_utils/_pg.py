@@ -1,0 +1,598 @@
+# Copyright (c) emergency.rollback contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""PostgreSQL snapshots and the safe restore: dump, test restore, scratch restore, swap by rename.
+
+PRIVATE to this collection: the leading underscore means no API promise.
+
+SQL goes through psycopg 3; dumps and restores through the pg_dump / pg_restore binaries.
+The password reaches the binaries only through PGPASSWORD in their environment, never argv.
+"""
+
+from __future__ import annotations
+
+import datetime
+import glob
+import json
+import os
+import re
+import shutil
+import time
+
+try:
+    import psycopg
+    from psycopg import sql
+
+    HAS_PSYCOPG = True
+    PSYCOPG_IMPORT_ERROR = None
+except ImportError as _err:  # pragma: no cover - depends on the target
+    HAS_PSYCOPG = False
+    PSYCOPG_IMPORT_ERROR = _err
+
+from ansible_collections.emergency.rollback.plugins.module_utils import _atomic
+from ansible_collections.emergency.rollback.plugins.module_utils._snapshot import (
+    SnapshotNotFound,
+    SnapshotStore,
+    new_id,
+)
+
+COMPONENT = "database"
+ENGINE = "postgresql"
+DUMP_NAME = "dump.pgc"
+VERIFIED_NAME = "verified.json"
+MAX_IDENT = 63
+APPLICATION_NAME = "emergency.rollback"
+
+
+class PgError(Exception):
+    pass
+
+
+def connection_argument_spec():
+    """Options of the emergency.rollback.postgres doc fragment."""
+    return dict(
+        login_host=dict(type="str", default="localhost"),
+        login_port=dict(type="int", default=5432),
+        login_user=dict(type="str", default="postgres"),
+        login_password=dict(type="str", no_log=True),
+        login_unix_socket=dict(type="path"),
+        db=dict(type="str", required=True),
+        maintenance_db=dict(type="str", default="postgres"),
+        ssl_mode=dict(
+            type="str",
+            default="prefer",
+            choices=["allow", "disable", "prefer", "require", "verify-ca", "verify-full"],
+        ),
+        bin_dir=dict(type="path"),
+    )
+
+
+def find_bin_dir(explicit=None, binary="pg_dump"):
+    """The directory holding pg_dump/pg_restore: the given one, else the newest /usr/lib/postgresql/*/bin."""
+    if explicit:
+        if not os.access(os.path.join(explicit, binary), os.X_OK):
+            raise PgError("%s not found or not executable in bin_dir %s" % (binary, explicit))
+        return explicit
+    candidates = []
+    for path in glob.glob("/usr/lib/postgresql/*/bin"):
+        version = os.path.basename(os.path.dirname(path))
+        if os.access(os.path.join(path, binary), os.X_OK):
+            key = tuple(int(p) for p in re.findall(r"\d+", version)) or (0,)
+            candidates.append((key, path))
+    if candidates:
+        return max(candidates)[1]
+    found = shutil.which(binary)
+    if found:
+        return os.path.dirname(found)
+    raise PgError(
+        "%s not found in /usr/lib/postgresql/*/bin nor on PATH; install postgresql-client or set bin_dir" % binary
+    )
+
+
+def utc_stamp(now=None):
+    now = time.time() if now is None else now
+    return datetime.datetime.fromtimestamp(now, datetime.UTC).strftime("%Y%m%d%H%M%S")
+
+
+def iso(ts):
+    return datetime.datetime.fromtimestamp(ts, datetime.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def scratch_name(db, kind, stamp):
+    """<db>_restore_<stamp>, <db>_pre_rollback_<stamp>, ...; refuses names PostgreSQL would truncate."""
+    name = "%s_%s_%s" % (db, kind, stamp)
+    if len(name.encode()) > MAX_IDENT:
+        raise PgError(
+            "database name %s would exceed PostgreSQL's %d-byte limit; nothing was changed" % (name, MAX_IDENT)
+        )
+    return name
+
+
+def kept_name_re(db, kind):
+    return re.compile(r"^%s_%s_(\d{14})(?:_\d+)?$" % (re.escape(db), kind))
+
+
+def snapshot_id_for(db, now=None):
+    return "%s-%s" % (re.sub(r"[^A-Za-z0-9.+-]", "-", db).strip("-.") or "db", new_id(now))
+
+
+def split_table(name):
+    parts = name.split(".", 1)
+    return sql.Identifier(*parts)
+
+
+class Pg:
+    """Connections and binaries for one server, from the module's connection options."""
+
+    def __init__(self, params, bin_dir=None, run_command=None):
+        self.params = params
+        self.run_command = run_command
+        self._bin_dir = bin_dir
+
+    @property
+    def bin_dir(self):
+        if self._bin_dir is None:
+            self._bin_dir = find_bin_dir(self.params.get("bin_dir"))
+        return self._bin_dir
+
+    def binary(self, name):
+        path = os.path.join(self.bin_dir, name)
+        if not os.access(path, os.X_OK):
+            raise PgError("%s not found in %s" % (name, self.bin_dir))
+        return path
+
+    def conninfo(self, dbname):
+        p = self.params
+        info = dict(
+            host=p.get("login_unix_socket") or p.get("login_host"),
+            port=p.get("login_port"),
+            user=p.get("login_user"),
+            dbname=dbname,
+            sslmode=p.get("ssl_mode") or "prefer",
+            application_name=APPLICATION_NAME,
+            connect_timeout=10,
+        )
+        if p.get("login_password"):
+            info["password"] = p["login_password"]
+        return {k: v for k, v in info.items() if v not in (None, "")}
+
+    def connect(self, dbname=None, autocommit=True):
+        dbname = dbname or self.params["db"]
+        try:
+            return psycopg.connect(autocommit=autocommit, **self.conninfo(dbname))
+        except psycopg.Error as err:
+            raise PgError("cannot connect to database %s: %s" % (dbname, one_line(err))) from err
+
+    def maintenance(self):
+        return self.connect(self.params.get("maintenance_db") or "postgres")
+
+    def env(self):
+        """Environment for pg_dump / pg_restore / psql: the password goes here, never into argv."""
+        p = self.params
+        env = {
+            "PGHOST": p.get("login_unix_socket") or p.get("login_host") or "",
+            "PGPORT": str(p.get("login_port") or ""),
+            "PGUSER": p.get("login_user") or "",
+            "PGSSLMODE": p.get("ssl_mode") or "prefer",
+            "PGAPPNAME": APPLICATION_NAME,
+            "PGCONNECT_TIMEOUT": "10",
+        }
+        if p.get("login_password"):
+            env["PGPASSWORD"] = p["login_password"]
+        return {k: v for k, v in env.items() if v}
+
+    def run(self, argv):
+        rc, out, err = self.run_command(argv, environ_update=self.env())
+        return rc, out, err
+
+    # --- reading -------------------------------------------------------------------------
+
+    def database_info(self, name, conn=None):
+        """Owner, encoding, collation, oid and size of a database, or None when it does not exist."""
+        own = conn is None
+        conn = conn or self.maintenance()
+        try:
+            row = conn.execute(
+                "SELECT d.oid, pg_get_userbyid(d.datdba), pg_encoding_to_char(d.encoding), d.datcollate, d.datctype,"
+                " d.datallowconn, pg_database_size(d.oid) FROM pg_database d WHERE d.datname = %s",
+                (name,),
+            ).fetchone()
+        finally:
+            if own:
+                conn.close()
+        if row is None:
+            return None
+        keys = ("oid", "owner", "encoding", "collate", "ctype", "allow_connections", "size")
+        return dict(zip(keys, row, strict=True))
+
+    def list_databases(self, conn=None):
+        own = conn is None
+        conn = conn or self.maintenance()
+        try:
+            return [r[0] for r in conn.execute("SELECT datname FROM pg_database ORDER BY datname")]
+        finally:
+            if own:
+                conn.close()
+
+    def kept_databases(self, db, kind, conn=None):
+        """Databases named <db>_<kind>_<stamp>, oldest first."""
+        pattern = kept_name_re(db, kind)
+        return sorted(
+            (n for n in self.list_databases(conn) if pattern.match(n)), key=lambda n: (pattern.match(n)[1], n)
+        )
+
+    def server_version(self, conn):
+        return conn.execute("SHOW server_version").fetchone()[0]
+
+    # --- dump ------------------------------------------------------------------------------
+
+    def dump(self, dest, dbname=None):
+        """pg_dump -Fc of a consistent snapshot; row counts and revision come from that same snapshot.
+
+        Returns the metadata (row counts, alembic revision, server version, snapshot time).
+        """
+        dbname = dbname or self.params["db"]
+        conn = self.connect(dbname, autocommit=False)
+        try:
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            exported = conn.execute("SELECT pg_export_snapshot()").fetchone()[0]
+            snap_ts = conn.execute("SELECT extract(epoch FROM clock_timestamp())::float8").fetchone()[0]
+            counts = table_counts(conn)
+            revision = alembic_revision(conn)
+            version = self.server_version(conn)
+            argv = [
+                self.binary("pg_dump"),
+                "--format=custom",
+                "--snapshot=%s" % exported,
+                "--no-password",
+                "--file=%s" % dest,
+                "--dbname=%s" % dbname,
+            ]
+            rc, _out, err = self.run(argv)
+            if rc != 0:
+                raise PgError("pg_dump of %s failed (rc=%s): %s" % (dbname, rc, _tail(err)))
+        finally:
+            conn.rollback()
+            conn.close()
+        return {
+            "engine": ENGINE,
+            "database": dbname,
+            "server_version": version,
+            "row_counts": counts,
+            "rows_total": sum(counts.values()),
+            "alembic_revision": revision,
+            "snapshot_ts": snap_ts,
+            "snapshot_time": iso(snap_ts),
+            "dump": DUMP_NAME,
+            "format": "custom",
+        }
+
+    def check_archive(self, path):
+        """pg_restore --list reads the whole table of contents: a truncated archive fails here."""
+        rc, out, err = self.run([self.binary("pg_restore"), "--list", path])
+        if rc != 0:
+            raise PgError("pg_restore cannot read the archive %s: %s" % (path, _tail(err)))
+        return out.count("\n")
+
+    # --- databases -----------------------------------------------------------------------
+
+    def create_like(self, name, live_info, conn):
+        """CREATE DATABASE name like the live one (owner, encoding, collation), from template0."""
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE template0 OWNER {} ENCODING {} LC_COLLATE {} LC_CTYPE {}").format(
+                sql.Identifier(name),
+                sql.Identifier(live_info["owner"]),
+                sql.Literal(live_info["encoding"]),
+                sql.Literal(live_info["collate"]),
+                sql.Literal(live_info["ctype"]),
+            )
+        )
+
+    def copy_database_settings(self, source, dest, conn):
+        """Database-level ACL and ALTER DATABASE ... SET are not in a dump without --create: copy them."""
+        acl_rows = conn.execute(
+            "SELECT a.privilege_type, a.grantee, COALESCE(r.rolname, 'PUBLIC'), a.is_grantable"
+            " FROM pg_database d, aclexplode(d.datacl) a LEFT JOIN pg_roles r ON r.oid = a.grantee"
+            " WHERE d.datname = %s",
+            (source,),
+        ).fetchall()
+        if acl_rows:
+            conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(sql.Identifier(dest)))
+            for privilege, grantee, role, grantable in acl_rows:
+                target = sql.SQL("PUBLIC") if grantee == 0 else sql.Identifier(role)
+                stmt = sql.SQL("GRANT {} ON DATABASE {} TO {}").format(sql.SQL(privilege), sql.Identifier(dest), target)
+                if grantable:
+                    stmt = stmt + sql.SQL(" WITH GRANT OPTION")
+                conn.execute(stmt)
+        settings = conn.execute(
+            "SELECT COALESCE(r.rolname, ''), s.setconfig FROM pg_db_role_setting s"
+            " JOIN pg_database d ON d.oid = s.setdatabase LEFT JOIN pg_roles r ON r.oid = s.setrole"
+            " WHERE d.datname = %s",
+            (source,),
+        ).fetchall()
+        for role, config in settings:
+            for item in config or []:
+                key, _sep, value = item.partition("=")
+                if role:
+                    stmt = sql.SQL("ALTER ROLE {} IN DATABASE {} SET {} = {}").format(
+                        sql.Identifier(role), sql.Identifier(dest), sql.Identifier(key), sql.Literal(value)
+                    )
+                else:
+                    stmt = sql.SQL("ALTER DATABASE {} SET {} = {}").format(
+                        sql.Identifier(dest), sql.Identifier(key), sql.Literal(value)
+                    )
+                conn.execute(stmt)
+
+    def drop(self, name, conn):
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+    def restore_into(self, archive, dbname, jobs=2, no_owner=False):
+        """pg_restore -j into an empty database; --exit-on-error, exit status checked."""
+        argv = [
+            self.binary("pg_restore"),
+            "--exit-on-error",
+            "--no-password",
+            "--jobs=%d" % max(1, jobs),
+            "--dbname=%s" % dbname,
+        ]
+        if no_owner:
+            argv.append("--no-owner")
+        argv.append(archive)
+        rc, _out, err = self.run(argv)
+        if rc != 0:
+            raise PgError("pg_restore into %s failed (rc=%s): %s" % (dbname, rc, _tail(err)))
+
+    def counts_of(self, dbname):
+        conn = self.connect(dbname)
+        try:
+            return table_counts(conn)
+        finally:
+            conn.close()
+
+    def run_checks(self, dbname, checks):
+        """Each check is SQL whose first column of the first row must be true (or a non-zero number)."""
+        failed = []
+        conn = self.connect(dbname)
+        try:
+            for check in checks:
+                try:
+                    row = conn.execute(check).fetchone()
+                except psycopg.Error as err:
+                    failed.append("%s: %s" % (check, one_line(err)))
+                    continue
+                if not row or not row[0]:
+                    failed.append("%s: returned %s" % (check, row[0] if row else "no row"))
+        finally:
+            conn.close()
+        return failed
+
+    def swap(self, live, incoming, outgoing, attempts=5):
+        """Atomically rename live -> outgoing and incoming -> live.
+
+        New connections to live are refused while its sessions are terminated; both renames
+        commit in one transaction, so there is never a moment without a database named live
+        nor a half-swapped pair. On failure nothing is renamed and live accepts connections again.
+        """
+        conn = self.maintenance()
+        try:
+            conn.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false").format(sql.Identifier(live)))
+            try:
+                last = None
+                for _attempt in range(attempts):
+                    terminated = conn.execute(
+                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                        " WHERE datname = %s AND pid <> pg_backend_pid()",
+                        (live,),
+                    ).fetchone()[0]
+                    try:
+                        with conn.transaction():
+                            conn.execute(
+                                sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
+                                    sql.Identifier(live), sql.Identifier(outgoing)
+                                )
+                            )
+                            conn.execute(
+                                sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
+                                    sql.Identifier(incoming), sql.Identifier(live)
+                                )
+                            )
+                        return terminated
+                    except psycopg.errors.ObjectInUse as err:
+                        last = err
+                        time.sleep(0.5)
+                raise PgError("cannot rename %s: %s" % (live, one_line(last)))
+            finally:
+                # whichever name the old database has now, it accepts connections again
+                for name in (outgoing, live):
+                    info = self.database_info(name, conn)
+                    if info and not info["allow_connections"]:
+                        conn.execute(
+                            sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS true").format(sql.Identifier(name))
+                        )
+        finally:
+            conn.close()
+
+
+# --- plain helpers (unit tested) ----------------------------------------------------------
+
+
+def table_counts(conn):
+    """Exact row counts of every ordinary user table, keyed schema.table (public tables unqualified)."""
+    rows = conn.execute(
+        "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
+        " AND n.nspname NOT LIKE 'pg_toast%%' AND n.nspname NOT LIKE 'pg_temp%%' ORDER BY 1, 2"
+    ).fetchall()
+    counts = {}
+    for schema, table in rows:
+        count = conn.execute(sql.SQL("SELECT count(*) FROM ONLY {}").format(sql.Identifier(schema, table))).fetchone()[
+            0
+        ]
+        counts[table_key(schema, table)] = count
+    return counts
+
+
+def table_key(schema, table):
+    return table if schema == "public" else "%s.%s" % (schema, table)
+
+
+def alembic_revision(conn):
+    """version_num of alembic_version when the table is on the search path, else None."""
+    if conn.execute("SELECT to_regclass('alembic_version')").fetchone()[0] is None:
+        return None
+    rows = conn.execute("SELECT version_num FROM alembic_version ORDER BY 1").fetchall()
+    return ",".join(r[0] for r in rows) or None
+
+
+def compare_counts(expected, actual):
+    """Differences between two {table: rows} maps, as one-line strings; empty when they match."""
+    problems = []
+    for table in sorted(set(expected) | set(actual)):
+        if table not in actual:
+            problems.append("%s missing (expected %d rows)" % (table, expected[table]))
+        elif table not in expected:
+            problems.append("%s unexpected (%d rows)" % (table, actual[table]))
+        elif expected[table] != actual[table]:
+            problems.append("%s has %d rows, expected %d" % (table, actual[table], expected[table]))
+    return problems
+
+
+def data_loss(conn, tables, since_ts):
+    """Rows of each table whose timestamp column is later than since_ts (epoch seconds).
+
+    tables: [{"table": "orders", "column": "created_at", "amount_column": "total"}]
+    """
+    report = []
+    since = datetime.datetime.fromtimestamp(since_ts, datetime.UTC)
+    for item in tables:
+        amount = item.get("amount_column")
+        select = sql.SQL("count(*)")
+        if amount:
+            select = select + sql.SQL(", COALESCE(sum({}), 0)").format(sql.Identifier(amount))
+        query = sql.SQL("SELECT {} FROM {} WHERE {} > %s").format(
+            select, split_table(item["table"]), sql.Identifier(item["column"])
+        )
+        try:
+            row = conn.execute(query, (since,)).fetchone()
+        except psycopg.Error as err:
+            raise PgError(
+                "cannot count new rows of %s.%s: %s" % (item["table"], item["column"], one_line(err))
+            ) from err
+        entry = {"table": item["table"], "column": item["column"], "rows": row[0]}
+        if amount:
+            entry["amount_column"] = amount
+            entry["amount"] = str(row[1])
+        report.append(entry)
+    return report
+
+
+def one_line(err):
+    return " ".join(str(err).split())
+
+
+def _tail(text, limit=600):
+    text = " ".join((text or "").split())
+    return text[-limit:] if text else "no output"
+
+
+# --- the snapshot store, per database ------------------------------------------------------
+
+
+class DbSnapshots:
+    """The 'database' component of the snapshot store, seen per engine and database.
+
+    Snapshots of several databases share one store; 'latest' and retention apply to one database.
+    """
+
+    def __init__(self, state_dir, engine, database):
+        self.store = SnapshotStore.in_state_dir(state_dir, COMPONENT)
+        self.engine = engine
+        self.database = database
+
+    def list(self):
+        return [
+            m
+            for m in self.store.list()
+            if m.get("metadata", {}).get("engine") == self.engine and m["metadata"].get("database") == self.database
+        ]
+
+    def get(self, ref="latest"):
+        mine = self.list()
+        if ref in ("latest", "previous"):
+            index = -1 if ref == "latest" else -2
+            if len(mine) < -index:
+                raise SnapshotNotFound(
+                    "no %s snapshot of %s database %s in %s (%d present)"
+                    % (ref, self.engine, self.database, self.store.dir, len(mine))
+                )
+            return mine[index]
+        meta = self.store.get(ref)
+        if meta.get("metadata", {}).get("engine") != self.engine:
+            raise SnapshotNotFound("snapshot %s is not a %s snapshot" % (ref, self.engine))
+        return meta
+
+    def dir_of(self, meta):
+        return self.store.path(meta["id"])
+
+    def file_of(self, meta, name=None):
+        return self.store.file_path(meta, name or meta["metadata"].get("dump", DUMP_NAME))
+
+    def verified(self, meta):
+        path = os.path.join(self.dir_of(meta), VERIFIED_NAME)
+        try:
+            with open(path, encoding="utf-8") as handle:
+                return json.load(handle)
+        except (OSError, ValueError):
+            return None
+
+    def mark_verified(self, meta, record):
+        _atomic.write_file(
+            os.path.join(self.dir_of(meta), VERIFIED_NAME), json.dumps(record, sort_keys=True).encode(), mode=0o600
+        )
+
+    def plan_prune(self, keep, protect=()):
+        if not keep or keep < 1:
+            return []
+        mine = self.list()
+        excess = len(mine) - keep
+        doomed = []
+        for meta in mine:
+            if excess <= 0:
+                break
+            if meta["id"] in protect:
+                continue
+            doomed.append(meta["id"])
+            excess -= 1
+        return doomed
+
+    def prune(self, keep, protect=()):
+        doomed = self.plan_prune(keep, protect)
+        for snapshot_id in doomed:
+            self.store.delete(snapshot_id)
+        return doomed
+
+
+# --- restore state (what is live now), for idempotence -------------------------------------
+
+
+def restore_state_path(state_dir, params):
+    host = params.get("login_unix_socket") or params.get("login_host") or "local"
+    key = re.sub(r"[^A-Za-z0-9._-]", "_", "%s_%s_%s" % (host, params.get("login_port"), params["db"]))
+    return os.path.join(state_dir, COMPONENT, "restore-%s.json" % key)
+
+
+def read_restore_state(path):
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def write_restore_state(path, data):
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    _atomic.write_file(path, json.dumps(data, indent=2, sort_keys=True).encode(), mode=0o600)
+
+
+PgSnapshots = DbSnapshots

@@ -1,0 +1,99 @@
+"""Database modules as whole modules (patch_module_args): input errors and sqlite_snapshot end to end."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.emergency.rollback.plugins.modules import (
+    alembic_migrate,
+    data_loss_report,
+    pg_restore_safe,
+    pg_snapshot,
+    sqlite_snapshot,
+)
+
+
+class AnsibleExitJson(Exception):
+    pass
+
+
+class AnsibleFailJson(Exception):
+    pass
+
+
+@pytest.fixture(autouse=True)
+def exits(monkeypatch):
+    def exit_json(self, **kwargs):
+        raise AnsibleExitJson(kwargs)
+
+    def fail_json(self, **kwargs):
+        raise AnsibleFailJson(kwargs)
+
+    from ansible.module_utils import basic
+
+    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
+    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
+
+
+def run(module, args):
+    with patch_module_args(args), pytest.raises((AnsibleExitJson, AnsibleFailJson)) as exc:
+        module.main()
+    return exc.type is AnsibleExitJson, exc.value.args[0]
+
+
+def test_restore_without_snapshots_fails_clearly(tmp_path):
+    ok, res = run(pg_restore_safe, {"db": "shop", "state_dir": str(tmp_path), "login_password": "pw"})
+    assert not ok and "no latest snapshot of postgresql database shop" in res["msg"]
+    assert "nothing was changed" in res["msg"]
+
+
+def test_bad_inputs(tmp_path):
+    ok, res = run(pg_restore_safe, {"db": "shop", "state_dir": str(tmp_path), "jobs": 0})
+    assert not ok and "jobs and swap_attempts must be 1 or more" in res["msg"]
+    ok, res = run(pg_snapshot, {"db": "shop", "state_dir": str(tmp_path), "name": "bad/name"})
+    assert not ok and "invalid snapshot id" in res["msg"]
+    ok, res = run(pg_snapshot, {"db": "shop", "state_dir": str(tmp_path), "bin_dir": str(tmp_path)})
+    assert not ok and "pg_dump not found" in res["msg"] and "nothing was dumped" in res["msg"]
+    ok, res = run(data_loss_report, {"db": "shop", "state_dir": str(tmp_path), "tables": [], "since": "yesterday"})
+    assert not ok and "neither ISO 8601 nor epoch" in res["msg"]
+    ok, res = run(alembic_migrate, {"app_dir": str(tmp_path / "none"), "state_dir": str(tmp_path)})
+    assert not ok and "is not a directory" in res["msg"]
+    ok, res = run(alembic_migrate, {"app_dir": str(tmp_path), "command": "downgrade"})
+    assert not ok and "revision" in res["msg"]
+
+
+@pytest.mark.parametrize(
+    ("value", "epoch"), [("0", 0.0), ("2026-11-23T18:45:01Z", 1795459501.0), ("2026-11-23T18:45:01", 1795459501.0)]
+)
+def test_parse_since(value, epoch):
+    assert data_loss_report.parse_since(value) == epoch
+
+
+def test_sqlite_snapshot_module_cycle(tmp_path):
+    db = tmp_path / "app.db"
+    conn = sqlite3.connect(db)
+    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+    conn.executemany("INSERT INTO t VALUES (?)", [(i,) for i in range(5)])
+    conn.commit()
+    conn.close()
+    args = {"path": str(db), "state_dir": str(tmp_path / "s"), "name": "one"}
+    ok, res = run(sqlite_snapshot, dict(args, _ansible_check_mode=True))
+    assert ok and res["changed"] and not (tmp_path / "s/snapshots").exists()
+    ok, res = run(sqlite_snapshot, args)
+    assert ok and res["changed"] and res["row_counts"] == {"t": 5}
+    ok, res = run(sqlite_snapshot, args)
+    assert ok and not res["changed"]
+    conn = sqlite3.connect(db)
+    conn.execute("DELETE FROM t")
+    conn.commit()
+    conn.close()
+    ok, res = run(sqlite_snapshot, dict(args, state="restored", _ansible_check_mode=True))
+    assert ok and res["changed"] and sqlite3.connect(db).execute("SELECT count(*) FROM t").fetchone()[0] == 0
+    ok, res = run(sqlite_snapshot, dict(args, state="restored"))
+    assert ok and res["changed"] and res["pre_restore_snapshot_id"].startswith("sqlite-app.db-")
+    assert sqlite3.connect(db).execute("SELECT count(*) FROM t").fetchone()[0] == 5
+    ok, res = run(sqlite_snapshot, dict(args, state="restored"))
+    assert ok and not res["changed"]
