@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -22,10 +26,14 @@ def state_dir(tmp_path):
 
 
 @pytest.fixture(scope="session")
-def postgres(tmp_path_factory):
-    server = services.start_postgres(tmp_path_factory.mktemp("pg"))
+def postgres():
+    # Outside pytest's basetemp: that tree is 0700 and the server runs as the postgres user.
+    base = Path(tempfile.mkdtemp(prefix="rollback-pg-"))
+    os.chmod(base, 0o711)
+    server = services.start_postgres(base / "server")
     yield server
     server.stop()
+    shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -38,7 +38,8 @@ attributes:
     support: full
     description: Shows the certificate fingerprint, subject, SAN and expiry before and after.
 requirements:
-  - cryptography >= 45 (C(cryptography.x509.verification) with extension policies); Debian 12 ships 38, so install it with pip on such targets
+  - cryptography >= 45 (C(cryptography.x509.verification) with extension policies); Debian 12 ships 38,
+    so install a newer one with pip on such targets
 options:
   state:
     description:

@@ -110,11 +110,11 @@ class _Handler(BaseHTTPRequestHandler):
 class StandIn:
     """Base: a recording HTTP server on 127.0.0.1:<free port>."""
 
-    def __init__(self):
+    def __init__(self, host="127.0.0.1", port=0):
         self.requests = []
         self.scripted = []
         self.lock = threading.RLock()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self.httpd = ThreadingHTTPServer((host, port), _Handler)
         self.httpd.daemon_threads = True
         self.httpd.owner = self
         self.port = self.httpd.server_address[1]
@@ -171,8 +171,8 @@ class StripeStandIn(StandIn):
 
     UPDATABLE = {"url", "enabled_events[]", "disabled", "description", "api_version"}
 
-    def __init__(self, api_key):
-        super().__init__()
+    def __init__(self, api_key, **bind):
+        super().__init__(**bind)
         self.api_key = api_key
         self.endpoints = {}
         self._ids = itertools.count(1)
@@ -433,3 +433,23 @@ class SignedReceiver(StandIn):
         if not ok:
             return json_answer(401, {"error": "bad signature"})
         return json_answer(202, {"accepted": True})
+
+
+def main(argv=None):
+    """Run the Stripe stand-in as a service (Molecule hosts run it as a systemd unit)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Stripe webhook_endpoints stand-in")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--api-key", required=True)
+    parser.add_argument("--endpoint-id", required=True)
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--events", default="charge.succeeded")
+    args = parser.parse_args(argv)
+    stand_in = StripeStandIn(args.api_key, port=args.port)
+    stand_in.add(args.url, args.events.split(","), endpoint_id=args.endpoint_id)
+    stand_in.httpd.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
