@@ -57,8 +57,15 @@ def other_state():
 
 
 def playbook(*extra):
-    argv = ["ansible-playbook", os.path.join(PROJECT, "playbooks", "rollback_app.yml"), "-i", INVENTORY,
-            "-e", "@" + os.path.join(SCENARIO, "rollback_vars.yml"), *extra]
+    argv = [
+        "ansible-playbook",
+        os.path.join(PROJECT, "playbooks", "rollback_app.yml"),
+        "-i",
+        INVENTORY,
+        "-e",
+        "@" + os.path.join(SCENARIO, "rollback_vars.yml"),
+        *extra,
+    ]
     return subprocess.run(argv, capture_output=True, text=True, timeout=900, check=False)
 
 
@@ -77,8 +84,12 @@ def test_limit_app2_changes_only_app2():
 
 def test_serial_rollback_behind_the_balancer_without_errors():
     LB.run("rm -f /tmp/stop-client")
-    client = subprocess.Popen(["podman", "exec", "rb-fleet-lb", "python3", "-c", CLIENT],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    client = subprocess.Popen(
+        ["podman", "exec", "rb-fleet-lb", "python3", "-c", CLIENT],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     time.sleep(2)
     run = playbook("-e", "rollback_serial=1", "-e", "app_rollback_to=" + R1)
     time.sleep(2)
