@@ -63,7 +63,7 @@ def playbook(*extra):
         "-i",
         INVENTORY,
         "-e",
-        "@" + os.path.join(SCENARIO, "rollback_vars.yml"),
+        "@" + os.path.join(SCENARIO, "vars", "rollback.yml"),
         *extra,
     ]
     return subprocess.run(argv, capture_output=True, text=True, timeout=900, check=False)
