@@ -169,3 +169,23 @@ def test_playbook_names_resolve(tmp_path):
     with pytest.raises(UsageError):
         resolve_playbook("../../etc/passwd", root)
     assert (root / "galaxy.yml").is_file()
+
+
+def test_status_lists_releases_of_app_hosts(tmp_path):
+    from tests.harness.app import make_layout
+
+    root = tmp_path / "shop"
+    make_layout(root, ["r1", "r2", "r3"], live="r2")
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(
+        "all:\n  hosts:\n    h1:\n      ansible_connection: local\n      ansible_python_interpreter: %s\n"
+        "      app_root: %s\n    h2:\n      ansible_connection: local\n      ansible_python_interpreter: %s\n"
+        "  vars:\n    rollback_state_dir: %s\n" % (sys.executable, root, sys.executable, tmp_path / "state")
+    )
+    out = ctl(tmp_path, "status", "-i", str(inventory), "--json")
+    assert out.returncode == 0, out.stdout + out.stderr
+    data = json.loads(out.stdout)
+    assert [(r["id"], r["live"]) for r in data["h1"]["releases"]] == [("r1", False), ("r2", True), ("r3", False)]
+    assert data["h2"]["releases"] == []
+    text = ctl(tmp_path, "status", "-i", str(inventory))
+    assert "release r2" in text.stdout and "LIVE" in text.stdout
