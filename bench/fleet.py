@@ -131,7 +131,8 @@ def main():
         link.symlink_to(REPO, target_is_directory=True)
 
     ensure_containers(max(sizes))
-    print("memory per idle host container: %.1f MiB (so 50 hosts ~ %.0f MiB)" % (memory_per_container(), 50 * memory_per_container()))
+    per_host = memory_per_container()
+    print("memory per idle host container: %.1f MiB (so 50 hosts ~ %.0f MiB)" % (per_host, 50 * per_host))
     chosen = [s.strip() for s in args.settings.split(",")]
     results = {}
     with tempfile.TemporaryDirectory() as workdir:
