@@ -76,6 +76,12 @@ def memory_per_container():
     return value * {"kB": 1 / 1024, "KiB": 1 / 1024, "MB": 1, "MiB": 1, "GB": 1024, "GiB": 1024}.get(unit, 1)
 
 
+def conmon_rss():
+    """Average resident memory of podman's per-container monitor processes, in MiB."""
+    rss = [int(x) for x in sh("ps", "-C", "conmon", "-o", "rss=").split()]
+    return sum(rss) / len(rss) / 1024 if rss else 0.0
+
+
 def run(names, forks, strategy, pipelining, workdir):
     inventory = Path(workdir) / "hosts.yml"
     lines = ["all:", "  children:", "    web:", "      hosts:"]
@@ -119,7 +125,7 @@ def run(names, forks, strategy, pipelining, workdir):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="1,10,50")
-    parser.add_argument("--settings", default=",".join(SETTINGS), help="comma-separated names of SETTINGS")
+    parser.add_argument("--settings", default=";".join(SETTINGS), help="';'-separated names of SETTINGS")
     parser.add_argument("--keep", action="store_true", help="leave the containers running")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
@@ -131,9 +137,12 @@ def main():
         link.symlink_to(REPO, target_is_directory=True)
 
     ensure_containers(max(sizes))
-    per_host = memory_per_container()
-    print("memory per idle host container: %.1f MiB (so 50 hosts ~ %.0f MiB)" % (per_host, 50 * per_host))
-    chosen = [s.strip() for s in args.settings.split(",")]
+    per_host = memory_per_container() + conmon_rss()
+    print(
+        "memory per idle host container (cgroup + its conmon): %.1f MiB, so 50 hosts ~ %.0f MiB"
+        % (per_host, 50 * per_host)
+    )
+    chosen = [s.strip() for s in args.settings.split(";")]
     results = {}
     with tempfile.TemporaryDirectory() as workdir:
         for setting in chosen:
