@@ -63,7 +63,8 @@ def latency_summary(values_ms):
     }
 
 
-def _reason(err):
+def network_reason(err):
+    """A short lower-case reason for a failed request (URLError, socket and TLS errors)."""
     reason = getattr(err, "reason", err)
     if isinstance(reason, socket.timeout) or isinstance(err, socket.timeout) or "timed out" in str(reason):
         return "timed out"
@@ -102,7 +103,7 @@ def probe(url, method="GET", headers=None, timeout=5.0, validate_certs=True, ca_
         except Exception:  # the error body is only informative
             body = b""
     except (TimeoutError, URLError, ssl.SSLError, ConnectionError, OSError) as err:
-        error = _reason(err)
+        error = network_reason(err)
     latency = (time.perf_counter() - started) * 1000.0
     return {"status": status, "body": body, "latency_ms": latency, "error": error}
 

@@ -551,19 +551,7 @@ class DbSnapshots:
         )
 
     def plan_prune(self, keep, protect=()):
-        if not keep or keep < 1:
-            return []
-        mine = self.list()
-        excess = len(mine) - keep
-        doomed = []
-        for meta in mine:
-            if excess <= 0:
-                break
-            if meta["id"] in protect:
-                continue
-            doomed.append(meta["id"])
-            excess -= 1
-        return doomed
+        return self.store.plan_prune(keep, protect, among=self.list())
 
     def prune(self, keep, protect=()):
         doomed = self.plan_prune(keep, protect)

@@ -290,11 +290,15 @@ class SnapshotStore:
         os.rename(path, trash)
         shutil.rmtree(trash)
 
-    def plan_prune(self, keep, protect=()):
-        """Ids that prune(keep) would delete: the oldest beyond keep, never a protected one."""
+    def plan_prune(self, keep, protect=(), among=None):
+        """Ids that prune(keep) would delete: the oldest beyond keep, never a protected one.
+
+        `among` narrows the count to some of the component's snapshots (oldest first), e.g.
+        those of one database.
+        """
         if keep is None or keep < 1:
             return []
-        snapshots = self.list()
+        snapshots = self.list() if among is None else among
         excess = len(snapshots) - keep
         doomed = []
         for meta in snapshots:

@@ -21,7 +21,6 @@ import json
 import os
 import re
 import smtplib
-import socket
 import ssl
 import time
 from email.message import EmailMessage
@@ -30,6 +29,7 @@ from urllib.parse import quote, urlencode, urlsplit
 
 from ansible.module_utils.urls import open_url
 
+from ansible_collections.emergency.rollback.plugins.module_utils._health import network_reason
 from ansible_collections.emergency.rollback.plugins.module_utils._journal import MASK, redact
 from ansible_collections.emergency.rollback.plugins.module_utils._snapshot import (
     SnapshotError,
@@ -99,21 +99,6 @@ def parse_retry_after(value, now=None):
         when = when.replace(tzinfo=datetime.UTC)
     now = time.time() if now is None else now
     return max(0.0, when.timestamp() - now)
-
-
-def _network_reason(err):
-    reason = getattr(err, "reason", err)
-    if isinstance(reason, socket.timeout) or isinstance(err, socket.timeout) or "timed out" in str(reason):
-        return "timed out"
-    if isinstance(reason, ConnectionRefusedError):
-        return "connection refused"
-    if isinstance(reason, ssl.SSLError):
-        return "TLS error: %s" % (getattr(reason, "reason", None) or reason)
-    if isinstance(reason, socket.gaierror):
-        return "cannot resolve host: %s" % reason.strerror
-    if isinstance(reason, OSError) and reason.strerror:
-        return reason.strerror.lower()
-    return str(reason)
 
 
 class Response:
@@ -197,7 +182,7 @@ class HttpClient:
             headers = {k.lower(): v for k, v in (err.headers or {}).items()}
             return err.code, headers, body, None
         except (TimeoutError, URLError, ssl.SSLError, ConnectionError, OSError) as err:
-            return None, {}, b"", redact(_network_reason(err), self.secrets)
+            return None, {}, b"", redact(network_reason(err), self.secrets)
 
     def delay_for(self, attempt, headers):
         """(seconds, told): Retry-After when the server gave one, else exponential backoff."""
@@ -862,7 +847,7 @@ def send_email(
             error = "SMTP %s %s" % (err.smtp_code, err.smtp_error.decode("utf-8", errors="replace")[:200])
             permanent = 500 <= err.smtp_code < 600
         except (smtplib.SMTPException, OSError) as err:
-            error = _network_reason(err) if isinstance(err, OSError) else str(err)
+            error = network_reason(err) if isinstance(err, OSError) else str(err)
         error = redact(error, secrets) if error else None
         attempts.append({"attempt": attempt, "error": error})
         if error is None:

@@ -5,33 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.emergency.rollback.plugins.modules import cert_rollback
+from tests.harness.modules import run as run_module
 from tests.harness.pki import NAMES, PASSPHRASE
 from tests.harness.sslcache import install_set, pki  # noqa: F401 - fixture
-
-
-class AnsibleExitJson(Exception):
-    pass
-
-
-class AnsibleFailJson(Exception):
-    pass
-
-
-@pytest.fixture(autouse=True)
-def exits(monkeypatch):
-    def exit_json(self, **kwargs):
-        raise AnsibleExitJson(kwargs)
-
-    def fail_json(self, msg, **kwargs):
-        kwargs["msg"] = msg
-        raise AnsibleFailJson(kwargs)
-
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
 
 
 @pytest.fixture
@@ -42,16 +20,8 @@ def live(tmp_path, pki):  # noqa: F811
 
 
 def run(args, check=False):
-    if check:
-        args = dict(args, _ansible_check_mode=True)
-    with patch_module_args(args):
-        try:
-            cert_rollback.main()
-        except AnsibleExitJson as ok:
-            return "ok", ok.args[0]
-        except AnsibleFailJson as failed:
-            return "failed", failed.args[0]
-    raise AssertionError("module returned without exit_json or fail_json")
+    succeeded, result = run_module(cert_rollback, args, check_mode=check)
+    return ("ok" if succeeded else "failed"), result
 
 
 def base(live, pki, state_dir, **extra):  # noqa: F811

@@ -7,6 +7,7 @@ import threading
 import pytest
 
 from ansible_collections.emergency.rollback.plugins.modules import health_check
+from tests.harness.modules import run
 
 
 class Flaky(http.server.BaseHTTPRequestHandler):
@@ -42,10 +43,10 @@ def url(srv):
     return "http://127.0.0.1:%d/health" % srv.server_address[1]
 
 
-def test_recovers_after_failures_and_journals(run_module, server, tmp_path):
+def test_recovers_after_failures_and_journals(server, tmp_path):
     Flaky.fail_first = 2
-    kind, res = run_module(
-        health_check.main,
+    ok, res = run(
+        health_check,
         {
             "url": [url(server)],
             "attempts": 6,
@@ -55,7 +56,7 @@ def test_recovers_after_failures_and_journals(run_module, server, tmp_path):
             "run_id": "r1",
         },
     )
-    assert kind == "exit" and res["changed"] is False and res["healthy"] is True
+    assert ok and res["changed"] is False and res["healthy"] is True
     [probe] = res["urls"]
     assert (probe["attempts"], probe["successes"], probe["consecutive"]) == (4, 2, 2)
     assert Flaky.calls == 4
@@ -63,19 +64,17 @@ def test_recovers_after_failures_and_journals(run_module, server, tmp_path):
     assert (entry["component"], entry["action"], entry["result"], entry["run_id"]) == ("app", "verify", "ok", "r1")
 
 
-def test_check_mode_probes_but_journals_nothing(run_module, server, tmp_path):
-    kind, res = run_module(health_check.main, {"url": [url(server)], "state_dir": str(tmp_path)}, check_mode=True)
-    assert kind == "exit" and res["healthy"] is True
+def test_check_mode_probes_but_journals_nothing(server, tmp_path):
+    ok, res = run(health_check, {"url": [url(server)], "state_dir": str(tmp_path)}, check_mode=True)
+    assert ok and res["healthy"] is True
     assert Flaky.calls == 1
     assert not (tmp_path / "journal.jsonl").exists()
 
 
-def test_failure_is_journaled_as_failed(run_module, server, tmp_path):
+def test_failure_is_journaled_as_failed(server, tmp_path):
     Flaky.fail_first = 100
-    kind, res = run_module(
-        health_check.main, {"url": [url(server)], "attempts": 2, "interval": 0, "state_dir": str(tmp_path)}
-    )
-    assert kind == "fail"
+    ok, res = run(health_check, {"url": [url(server)], "attempts": 2, "interval": 0, "state_dir": str(tmp_path)})
+    assert not ok
     assert res["msg"] == "health_check failed: %s: status 503, expected 200 (2 attempts, 0 healthy)" % url(server)
     [entry] = [json.loads(line) for line in (tmp_path / "journal.jsonl").read_text().splitlines()]
     assert entry["result"] == "failed" and entry["message"] == res["msg"]
@@ -90,7 +89,7 @@ def test_failure_is_journaled_as_failed(run_module, server, tmp_path):
         ({"url": ["gopher://x/"]}, "scheme must be http or https"),
     ],
 )
-def test_bad_input(run_module, tmp_path, args, reason):
-    kind, res = run_module(health_check.main, dict(args, state_dir=str(tmp_path)))
-    assert kind == "fail" and reason in res["msg"]
+def test_bad_input(tmp_path, args, reason):
+    ok, res = run(health_check, dict(args, state_dir=str(tmp_path)))
+    assert not ok and reason in res["msg"]
     assert list(tmp_path.iterdir()) == []

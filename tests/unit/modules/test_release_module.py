@@ -5,38 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.emergency.rollback.plugins.modules import config_snapshot, release, release_info
 from tests.harness.app import fingerprint, live_of, make_layout
-
-
-class AnsibleExitJson(Exception):
-    pass
-
-
-class AnsibleFailJson(Exception):
-    pass
-
-
-@pytest.fixture(autouse=True)
-def exits(monkeypatch):
-    def exit_json(self, **kwargs):
-        raise AnsibleExitJson(kwargs)
-
-    def fail_json(self, **kwargs):
-        raise AnsibleFailJson(kwargs)
-
-    from ansible.module_utils import basic
-
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
-
-
-def run(module, args):
-    with patch_module_args(args), pytest.raises((AnsibleExitJson, AnsibleFailJson)) as exc:
-        module.main()
-    return exc.type is AnsibleExitJson, exc.value.args[0]
+from tests.harness.modules import run
 
 
 def test_release_check_mode_reports_and_changes_nothing(tmp_path):
