@@ -26,11 +26,12 @@ def test_nginx_serves_the_restored_certificate(host):
 
 
 def test_the_replaced_bad_set_is_kept_as_a_snapshot(host):
-    bad = fingerprint(host, "cat %s/bad.crt" % PKI)
-    kept = host.check_output("grep -l -r -F -x -f %s/bad.crt %s/snapshots/ssl || true" % (PKI, STATE))
-    assert kept, "no snapshot holds the replaced certificate"
-    snapshot_dir = kept.splitlines()[0].split("/files/")[0]
-    assert fingerprint(host, "cat %s" % kept.splitlines()[0]) == bad
+    bad_sum = host.check_output("sha256sum %s/bad.crt" % PKI).split()[0]
+    sums = host.check_output("find %s/snapshots/ssl -type f -path '*/files/*' -exec sha256sum {} +" % STATE)
+    kept = [path for digest, path in (line.split(None, 1) for line in sums.splitlines()) if digest == bad_sum]
+    assert len(kept) == 1, "exactly one snapshot should hold the replaced certificate"
+    snapshot_dir = kept[0].split("/files/")[0]
+    assert fingerprint(host, "cat %s" % kept[0]) == fingerprint(host, "cat %s/bad.crt" % PKI)
     key = host.run("find %s/files -name '*key*' -type f -printf '%%m\\n'" % snapshot_dir)
     assert key.stdout.split() and set(key.stdout.split()) == {"600"}
 
