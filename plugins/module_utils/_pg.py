@@ -48,6 +48,14 @@ class PgError(Exception):
     pass
 
 
+# Suboptions of a table whose recent rows a rollback would lose (data_loss_report, pg_restore_safe).
+DATA_LOSS_TABLE_OPTIONS = dict(
+    table=dict(type="str", required=True),
+    column=dict(type="str", required=True),
+    amount_column=dict(type="str"),
+)
+
+
 def connection_argument_spec():
     """Options of the emergency.rollback.postgres doc fragment."""
     return dict(

@@ -101,6 +101,18 @@ def parse_retry_after(value, now=None):
     return max(0.0, when.timestamp() - now)
 
 
+def http_argument_spec():
+    """Options of HttpClient every module that calls a provider or a webhook takes."""
+    return dict(
+        timeout=dict(type="float", default=10),
+        retries=dict(type="int", default=3),
+        backoff=dict(type="float", default=1),
+        max_retry_after=dict(type="float", default=60),
+        validate_certs=dict(type="bool", default=True),
+        ca_path=dict(type="path"),
+    )
+
+
 class Response:
     def __init__(self, status, headers, body, attempts):
         self.status = status

@@ -127,11 +127,7 @@ def main():
             type="list",
             elements="dict",
             required=True,
-            options=dict(
-                table=dict(type="str", required=True),
-                column=dict(type="str", required=True),
-                amount_column=dict(type="str"),
-            ),
+            options=_pg.DATA_LOSS_TABLE_OPTIONS,
         ),
         snapshot=dict(type="str", default="latest"),
         since=dict(type="str"),

@@ -299,6 +299,7 @@ from ansible_collections.emergency.rollback.plugins.module_utils._webhooks impor
     check_http_url,
     email_message,
     event_payload,
+    http_argument_spec,
     mask_url,
     post_json,
     send_email,
@@ -352,12 +353,7 @@ def main():
                 recipients=dict(type="list", elements="str"),
                 subject=dict(type="str"),
                 required=dict(type="bool", default=False),
-                timeout=dict(type="float", default=10),
-                retries=dict(type="int", default=3),
-                backoff=dict(type="float", default=1),
-                max_retry_after=dict(type="float", default=60),
-                validate_certs=dict(type="bool", default=True),
-                ca_path=dict(type="path"),
+                **http_argument_spec(),
             )
         ),
         required_if=[

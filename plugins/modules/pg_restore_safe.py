@@ -507,11 +507,7 @@ def main():
             type="list",
             elements="dict",
             default=[],
-            options=dict(
-                table=dict(type="str", required=True),
-                column=dict(type="str", required=True),
-                amount_column=dict(type="str"),
-            ),
+            options=_pg.DATA_LOSS_TABLE_OPTIONS,
         ),
         checks=dict(type="list", elements="str", default=[]),
         no_owner=dict(type="bool", default=False),

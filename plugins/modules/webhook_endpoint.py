@@ -266,6 +266,7 @@ from ansible_collections.emergency.rollback.plugins.module_utils._webhooks impor
     WebhookError,
     check_http_url,
     differences,
+    http_argument_spec,
     make_adapter,
     normalise,
     plan_change,
@@ -302,12 +303,7 @@ def main():
                         auth_header=dict(type="str"),
                     ),
                 ),
-                timeout=dict(type="float", default=10),
-                retries=dict(type="int", default=3),
-                backoff=dict(type="float", default=1),
-                max_retry_after=dict(type="float", default=60),
-                validate_certs=dict(type="bool", default=True),
-                ca_path=dict(type="path"),
+                **http_argument_spec(),
             )
         ),
         required_if=[
