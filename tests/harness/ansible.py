@@ -10,19 +10,14 @@ from pathlib import Path
 
 import yaml
 
+from rollbackctl.collection import collections_path
+
 REPO = Path(__file__).resolve().parents[2]
-COLLECTIONS = REPO / "build" / "collections"
 
 
 def link_collection():
     """build/collections/ansible_collections/emergency/rollback -> the repo, so FQCNs resolve."""
-    link = COLLECTIONS / "ansible_collections" / "emergency" / "rollback"
-    if not link.is_symlink() or link.resolve() != REPO:
-        link.parent.mkdir(parents=True, exist_ok=True)
-        if link.is_symlink() or link.exists():
-            link.unlink()
-        link.symlink_to(REPO, target_is_directory=True)
-    return COLLECTIONS
+    return collections_path(REPO / "build", REPO)
 
 
 def ansible_env(tmp):
