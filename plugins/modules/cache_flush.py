@@ -236,6 +236,7 @@ class CacheFlush:
         self.step = Step(module, "cache", "%s_flush" % self.p["backend"] if self.p["backend"] != "cdn" else "cdn_purge")
 
     def fail(self, msg, journal=True, **extra):
+        """Fail the task; journal=False when nothing was changed (see Step.refuse)."""
         self.step.fail("cache_flush: %s" % msg, journal=journal, **extra)
 
     # Redis -------------------------------------------------------------------------------------
