@@ -112,6 +112,7 @@ after:
   description: C(HEAD) after the task (in check mode, the target of a reset or null for a revert).
   returned: success
   type: str
+  sample: 4c2a1f0e9d8b7a6c5d4e3f2a1b0c9d8e7f6a5b4c
 backup_tag:
   description: Backup tag created on the old C(HEAD), null when nothing changed.
   returned: success
@@ -122,15 +123,18 @@ reverted:
   returned: success
   type: list
   elements: str
+  sample: [5d41402abc4b2a76b9719d911017c592ae1c0e3f, 7d793037a0760186574b0282f2f435e7f5a1c3b9]
 already_reverted:
   description: Commits that were already reverted on C(HEAD).
   returned: success
   type: list
   elements: str
+  sample: [2c26b46b68ffc68ff99b453c1d30413413422d70]
 pushed:
   description: Whether a push was made (or would be).
   returned: success
   type: bool
+  sample: false
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -131,6 +131,15 @@ urls:
   returned: always
   type: list
   elements: dict
+  sample:
+    - url: http://127.0.0.1:8080/health
+      healthy: true
+      status: 200
+      attempts: 3
+      successes: 3
+      consecutive: 3
+      error: null
+      latency_ms: {"count": 3, "min": 1.21, "median": 1.4, "p95": 2.03, "max": 2.03}
   contains:
     url:
       description: The URL probed.
@@ -139,6 +148,7 @@ urls:
     healthy:
       description: Whether it reached O(consecutive) healthy answers in a row.
       type: bool
+      sample: true
     status:
       description: Status code of the last answer, null when no answer came.
       type: int
