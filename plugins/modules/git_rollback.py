@@ -46,10 +46,9 @@ options:
     required: true
   commits:
     description:
-      - Commits to revert (shas, tags or any revision), with O(method=revert).
+      - Commits to revert (shas, tags or any revision); required with O(method=revert).
     type: list
     elements: str
-    default: []
   ref:
     description:
       - Known-good revision to reset to, with O(method=reset).
@@ -292,7 +291,7 @@ def main():
             dict(
                 repo=dict(type="path", required=True),
                 method=dict(type="str", choices=["revert", "reset"], required=True),
-                commits=dict(type="list", elements="str", default=[]),
+                commits=dict(type="list", elements="str"),
                 ref=dict(type="str"),
                 allow_dirty=dict(type="bool", default=False),
                 push=dict(type="bool", default=False),
@@ -304,6 +303,8 @@ def main():
         required_if=[("method", "revert", ["commits"]), ("method", "reset", ["ref"])],
         supports_check_mode=True,
     )
+    if module.params["method"] == "revert" and not module.params["commits"]:
+        module.fail_json(msg="git_rollback: commits must name at least one commit to revert; nothing was changed")
     GitRollback(module).run()
 
 
