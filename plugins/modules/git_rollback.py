@@ -234,9 +234,10 @@ class GitRollback:
         }
         if not changed:
             self.module.exit_json(changed=False, **result)
-        if self.module.check_mode:
+        elif self.module.check_mode:
             self.module.exit_json(changed=True, diff=diff, **result)
-        self.apply(todo, result, branch, remote_before, diff)
+        else:
+            self.apply(todo, result, branch, remote_before, diff)
 
     def apply(self, todo, result, branch, remote_before, diff):
         p = self.p

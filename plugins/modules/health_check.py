@@ -259,7 +259,8 @@ def main():
         step.fail(
             msg, journal_fields={"to": "unhealthy"}, urls=results, healthy=False, duration_s=round(step.elapsed(), 3)
         )
-    step.exit(False, message="healthy: " + summary, journal_fields={"to": "healthy"}, urls=results, healthy=True)
+    else:
+        step.exit(False, message="healthy: " + summary, journal_fields={"to": "healthy"}, urls=results, healthy=True)
 
 
 if __name__ == "__main__":
