@@ -95,10 +95,10 @@ snapshot:
     - With V(restored) and V(set), the safety snapshot of the files as they were before this run changed them.
   returned: always
   type: dict
-  sample:
+  sample: &snapshot_sample
     id: 20261123T184501.123456Z-1a2b3c
     path: /var/lib/emergency-rollback/snapshots/config/20261123T184501.123456Z-1a2b3c
-  contains:
+  contains: &snapshot_ref
     id:
       description: Snapshot id, the value O(snapshot) takes to restore it.
       type: str
@@ -111,18 +111,8 @@ restored_from:
   description: With V(restored), the snapshot put back (or that would be); C(null) otherwise.
   returned: always
   type: dict
-  sample:
-    id: 20261123T184501.123456Z-1a2b3c
-    path: /var/lib/emergency-rollback/snapshots/config/20261123T184501.123456Z-1a2b3c
-  contains:
-    id:
-      description: Snapshot id.
-      type: str
-      sample: 20261123T184501.123456Z-1a2b3c
-    path:
-      description: Directory of the snapshot in the snapshot store.
-      type: str
-      sample: /var/lib/emergency-rollback/snapshots/config/20261123T184501.123456Z-1a2b3c
+  sample: *snapshot_sample
+  contains: *snapshot_ref
 files:
   description: Files handled, with whether each changed.
   returned: success

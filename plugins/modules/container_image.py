@@ -95,10 +95,10 @@ snapshot:
   description: The snapshot recording RV(before_id) that this run took; null when nothing changed or in check mode.
   returned: always
   type: dict
-  sample:
+  sample: &snapshot_sample
     id: 20261123T190000.123456Z-1a2b3c
     path: /var/lib/emergency-rollback/snapshots/container/20261123T190000.123456Z-1a2b3c
-  contains:
+  contains: &snapshot_ref
     id:
       description: Snapshot id.
       type: str
@@ -111,18 +111,8 @@ restored_from:
   description: With O(snapshot), the snapshot whose image O(tag) was pointed back at; null otherwise.
   returned: always
   type: dict
-  sample:
-    id: 20261123T190000.123456Z-1a2b3c
-    path: /var/lib/emergency-rollback/snapshots/container/20261123T190000.123456Z-1a2b3c
-  contains:
-    id:
-      description: Snapshot id.
-      type: str
-      sample: 20261123T190000.123456Z-1a2b3c
-    path:
-      description: Directory of the snapshot in the snapshot store.
-      type: str
-      sample: /var/lib/emergency-rollback/snapshots/container/20261123T190000.123456Z-1a2b3c
+  sample: *snapshot_sample
+  contains: *snapshot_ref
 kept_tag:
   description: The tag that now keeps the replaced image; null when nothing changed.
   returned: always

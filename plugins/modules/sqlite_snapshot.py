@@ -88,10 +88,10 @@ snapshot:
     - With V(restored), the safety copy of the live database taken just before the restore.
   returned: always
   type: dict
-  sample:
+  sample: &snapshot_sample
     id: before-release-42
     path: /var/lib/emergency-rollback/snapshots/database/before-release-42
-  contains:
+  contains: &snapshot_ref
     id:
       description: Snapshot id.
       type: str
@@ -104,18 +104,8 @@ restored_from:
   description: With V(restored), the snapshot put back (or that would be); C(null) otherwise.
   returned: always
   type: dict
-  sample:
-    id: before-release-42
-    path: /var/lib/emergency-rollback/snapshots/database/before-release-42
-  contains:
-    id:
-      description: Snapshot id.
-      type: str
-      sample: before-release-42
-    path:
-      description: Directory of the snapshot in the snapshot store.
-      type: str
-      sample: /var/lib/emergency-rollback/snapshots/database/before-release-42
+  sample: *snapshot_sample
+  contains: *snapshot_ref
 row_counts:
   description: Rows per table of the snapshot (or of the live database after a restore).
   returned: success, except for a snapshot only planned in check mode

@@ -248,10 +248,10 @@ snapshot:
     - C(null) when nothing changed, or in check mode.
   returned: always
   type: dict
-  sample:
+  sample: &snapshot_sample
     id: stripe-we_123-20261123T190102.123456Z-1a2b3c
     path: /var/lib/emergency-rollback/snapshots/webhooks/stripe-we_123-20261123T190102.123456Z-1a2b3c
-  contains:
+  contains: &snapshot_ref
     id:
       description: Snapshot id.
       type: str
@@ -264,18 +264,8 @@ restored_from:
   description: With O(snapshot), the snapshot whose state the endpoint was put back to; C(null) otherwise.
   returned: always
   type: dict
-  sample:
-    id: stripe-we_123-20261123T190102.123456Z-1a2b3c
-    path: /var/lib/emergency-rollback/snapshots/webhooks/stripe-we_123-20261123T190102.123456Z-1a2b3c
-  contains:
-    id:
-      description: Snapshot id.
-      type: str
-      sample: stripe-we_123-20261123T190102.123456Z-1a2b3c
-    path:
-      description: Directory of the snapshot in the snapshot store.
-      type: str
-      sample: /var/lib/emergency-rollback/snapshots/webhooks/stripe-we_123-20261123T190102.123456Z-1a2b3c
+  sample: *snapshot_sample
+  contains: *snapshot_ref
 duration_s:
   description: Wall time of the task, in seconds.
   returned: success, except in check mode where a change or a new snapshot is only planned
