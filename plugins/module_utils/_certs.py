@@ -418,8 +418,8 @@ class CertRollback:
     # helpers ---------------------------------------------------------------------------------
 
     def fail(self, msg, journal=True, result="failed", **extra):
-        fields = getattr(self, "_journal_fields", {}) if journal else False
-        self.step.fail("cert_rollback: %s" % msg, journal_fields=fields, result=result, **extra)
+        fields = getattr(self, "_journal_fields", {})
+        self.step.fail("cert_rollback: %s" % msg, journal_fields=fields, result=result, journal=journal, **extra)
 
     def _info(self, contents):
         if not contents.get("cert"):

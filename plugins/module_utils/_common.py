@@ -19,7 +19,7 @@ from ansible_collections.emergency.rollback.plugins.module_utils._journal import
 
 
 def common_argument_spec():
-    """Options of the emergency.rollback.common doc fragment, in every module.
+    """Options of the emergency.rollback._common doc fragment, in every module.
 
     Keeping them in every module lets module_defaults for group/emergency.rollback.all
     point a whole play at one state_dir and run_id.
@@ -77,8 +77,12 @@ class Step:
             result["journal_entry"] = self.entry
         self.module.exit_json(changed=changed, **result)
 
-    def fail(self, msg, journal_fields=None, result="failed", **extra):
-        """Fail the task; journal it unless told not to (bad input that changed nothing)."""
-        if journal_fields is not False:
+    def fail(self, msg, journal_fields=None, result="failed", journal=True, **extra):
+        """Fail the task, journaled; journal=False for a refusal that changed nothing (see refuse)."""
+        if journal:
             self.record(result, message=msg, **(journal_fields or {}))
         self.module.fail_json(msg=msg, **extra)
+
+    def refuse(self, msg, **extra):
+        """Fail on input or state that stops the step before it changed anything: nothing is journaled."""
+        self.fail(msg, journal=False, **extra)

@@ -35,6 +35,7 @@ from ansible_collections.emergency.rollback.plugins.module_utils._snapshot impor
     SnapshotError,
     SnapshotStore,
     new_id,
+    snapshot_ref,
 )
 
 USER_AGENT = "emergency.rollback-webhooks/0.1"
@@ -110,6 +111,26 @@ def http_argument_spec():
         max_retry_after=dict(type="float", default=60),
         validate_certs=dict(type="bool", default=True),
         ca_path=dict(type="path"),
+    )
+
+
+def http_params_error(params):
+    """Why the http_argument_spec() values in params are unusable, or None when they are fine."""
+    if params["retries"] < 0 or params["timeout"] <= 0 or params["backoff"] < 0:
+        return "retries and backoff must not be negative and timeout must be positive"
+    return None
+
+
+def client_from_params(params, secrets=()):
+    """The HttpClient that the http_argument_spec() options in params describe."""
+    return HttpClient(
+        timeout=params["timeout"],
+        retries=params["retries"],
+        backoff=params["backoff"],
+        max_retry_after=params["max_retry_after"],
+        validate_certs=params["validate_certs"],
+        ca_path=params["ca_path"],
+        secrets=secrets,
     )
 
 
@@ -665,6 +686,10 @@ class EndpointSnapshots:
 
     def path(self, meta):
         return os.path.join(self.store.dir, meta["id"])
+
+    def ref(self, meta):
+        """{id, path} of a snapshot, as the modules return it."""
+        return snapshot_ref(meta["id"], self.path(meta))
 
 
 def state_after_failure(adapter, endpoint_id, err, before, meta):

@@ -13,7 +13,8 @@ description:
   - After a rollback, caches hold what the bad release wrote. This module clears them.
   - V(redis) deletes the keys matching O(patterns) (SCAN in steps of O(batch_size) and UNLINK per
     step, never KEYS, so the server is not blocked), returning the count deleted per pattern;
-    or empties one database (O(flushdb)); or, only with O(flushall=true), every database.
+    or empties one database (O(flushdb)); or, only with O(flushall=true), every database. Exactly one
+    of O(patterns), O(flushdb) and O(flushall) is given with V(redis).
   - V(memcached) sends C(flush_all).
   - V(cdn) sends one HTTP purge request (method, URL, headers, token) to a CDN's purge API.
   - Idempotent for Redis and memcached (nothing to delete, no change). A CDN purge cannot be
@@ -23,7 +24,7 @@ notes:
 author:
   - emergency.rollback maintainers (@emergency-rollback)
 extends_documentation_fragment:
-  - emergency.rollback.common
+  - emergency.rollback._common
 attributes:
   check_mode:
     support: full
@@ -46,7 +47,7 @@ options:
   port:
     description: Redis or memcached port. Defaults to 6379 for Redis and 11211 for memcached.
     type: int
-  db:
+  redis_db:
     description: Redis database number.
     type: int
     default: 0
@@ -70,16 +71,20 @@ options:
   patterns:
     description:
       - Redis key patterns (glob style, as SCAN MATCH takes them) whose keys are deleted.
+      - Mutually exclusive with O(flushdb) and O(flushall).
     type: list
     elements: str
   flushdb:
-    description: Empty Redis database O(db) (FLUSHDB).
+    description:
+      - V(true) empties Redis database O(redis_db) (FLUSHDB). Omit it unless that is the mode.
+      - Mutually exclusive with O(patterns) and O(flushall).
     type: bool
-    default: false
   flushall:
-    description: Empty EVERY database of the Redis server (FLUSHALL). Never implied.
+    description:
+      - V(true) empties EVERY database of the Redis server (FLUSHALL). Never implied. Omit it unless that
+        is the mode.
+      - Mutually exclusive with O(patterns) and O(flushdb).
     type: bool
-    default: false
   batch_size:
     description: SCAN COUNT hint and the most keys per UNLINK.
     type: int
@@ -133,7 +138,7 @@ EXAMPLES = r"""
 - name: Empty the rendering cache database
   emergency.rollback.cache_flush:
     backend: redis
-    db: 3
+    redis_db: 3
     flushdb: true
 
 - name: Flush memcached
@@ -159,34 +164,57 @@ remaining:
   description: Keys still matching each pattern after the deletion (0 unless something writes them again).
   returned: backend=redis with patterns, not in check mode
   type: dict
+  sample: {"page:*": 0, "fragment:v42:*": 0}
 total_deleted:
   description: Sum of RV(deleted), or the keys a FLUSHDB/FLUSHALL removed.
   returned: backend=redis
   type: int
+  sample: 852
 keys_before:
   description: Keys in the database (FLUSHDB) or the server (FLUSHALL) before the flush.
   returned: backend=redis with flushdb or flushall
   type: int
+  sample: 15000
 ping:
   description: Whether Redis answered PING after the flush.
   returned: backend=redis
   type: bool
+  sample: true
 items_before:
   description: memcached's C(curr_items) before the flush.
   returned: backend=memcached
   type: int
+  sample: 4210
 status:
   description: HTTP status of the purge request.
   returned: backend=cdn, not in check mode
   type: int
+  sample: 200
 response:
   description: The purge API's answer (JSON decoded when it is JSON), at most 4 KiB.
   returned: backend=cdn, not in check mode
   type: raw
+  sample: {"status": "ok", "id": "purge-1234"}
 url:
   description: The purge URL without query string or credentials.
   returned: backend=cdn
   type: str
+  sample: https://api.cdn.example/v1/zones/app/purge
+target:
+  description: The server (C(redis://host:port/db), C(memcached://host:port)) or purge URL the task acted on.
+  returned: success
+  type: str
+  sample: redis://127.0.0.1:6379/0
+duration_s:
+  description: Wall time of the task, in seconds.
+  returned: when something was flushed or purged
+  type: float
+  sample: 0.42
+journal_entry:
+  description: The line appended to the host journal.
+  returned: when something was flushed or purged and O(journal=true)
+  type: dict
+  sample: {"component": "cache", "action": "redis_flush", "result": "changed", "to": "redis://127.0.0.1:6379/0"}
 """
 
 import json
@@ -208,7 +236,8 @@ class CacheFlush:
         self.step = Step(module, "cache", "%s_flush" % self.p["backend"] if self.p["backend"] != "cdn" else "cdn_purge")
 
     def fail(self, msg, journal=True, **extra):
-        self.step.fail("cache_flush: %s" % msg, journal_fields=None if journal else False, **extra)
+        """Fail the task; journal=False when nothing was changed (see Step.refuse)."""
+        self.step.fail("cache_flush: %s" % msg, journal=journal, **extra)
 
     # Redis -------------------------------------------------------------------------------------
 
@@ -216,19 +245,15 @@ class CacheFlush:
         p = self.p
         if not _cache.HAS_REDIS:
             self.module.fail_json(msg=missing_required_lib("redis"), exception=str(_cache.REDIS_IMPORT_ERROR))
-        modes = [m for m in ("patterns", "flushdb", "flushall") if p[m]]
-        if len(modes) != 1:
-            self.fail(
-                "backend=redis needs exactly one of patterns, flushdb or flushall (got %s); nothing was deleted"
-                % (", ".join(modes) or "none"),
-                journal=False,
-            )
+        if not (p["patterns"] or p["flushdb"] or p["flushall"]):
+            # flushdb/flushall given as false satisfy the declared constraints but name no mode.
+            self.fail("backend=redis needs patterns, flushdb=true or flushall=true; nothing was deleted", journal=False)
         port = p["port"] or 6379
-        where = "redis://%s:%d/%d" % (p["host"], port, p["db"])
+        where = "redis://%s:%d/%d" % (p["host"], port, p["redis_db"])
         client = _cache.redis_client(
             p["host"],
             port,
-            db=p["db"],
+            db=p["redis_db"],
             password=p["password"],
             username=p["username"],
             tls=p["tls"],
@@ -236,72 +261,77 @@ class CacheFlush:
             validate_certs=p["validate_certs"],
             timeout=p["timeout"],
         )
-        result = dict(target=where)
-        done, current = None, None
+        progress = PatternProgress()
         try:
             client.ping()
             if p["patterns"]:
-                done = {}
-                counts = {pat: _cache.count_matches(client, pat, p["batch_size"]) for pat in p["patterns"]}
-                total = sum(counts.values())
-                diff = dict(before={"keys_matching": counts}, after={"keys_matching": {k: 0 for k in counts}})
-                if self.module.check_mode or total == 0:
-                    self.module.exit_json(
-                        changed=total > 0, deleted=counts, total_deleted=total, ping=True, diff=diff, **result
-                    )
-                for pat in p["patterns"]:
-                    current = pat
-                    done[pat] = _cache.delete_matches(client, pat, p["batch_size"])
-                current = None
-                remaining = {pat: _cache.count_matches(client, pat, p["batch_size"]) for pat in p["patterns"]}
-                ping = bool(client.ping())
-                total = sum(done.values())
-                self.step.exit(
-                    total > 0,
-                    message="deleted %d keys from %s" % (total, where),
-                    journal_fields={"to": where, "deleted": total, "per_pattern": done},
-                    deleted=done,
-                    remaining=remaining,
-                    total_deleted=total,
-                    ping=ping,
-                    diff=diff,
-                    **result,
-                )
-            if p["flushdb"]:
-                before = client.dbsize()
-                scope = "database %d" % p["db"]
+                self.flush_patterns(client, where, progress)
             else:
-                before = _cache.keyspace_total(client)
-                scope = "every database"
-            diff = dict(before={"keys": before}, after={"keys": 0})
-            if self.module.check_mode or before == 0:
-                self.module.exit_json(
-                    changed=before > 0, keys_before=before, total_deleted=before, ping=True, diff=diff, **result
-                )
-            if p["flushdb"]:
-                client.flushdb()
-            else:
-                client.flushall()
-            ping = bool(client.ping())
-            self.step.exit(
-                True,
-                message="emptied %s of %s (%d keys)" % (scope, where, before),
-                journal_fields={"to": where, "deleted": before, "scope": "flushdb" if p["flushdb"] else "flushall"},
-                keys_before=before,
-                total_deleted=before,
-                ping=ping,
-                diff=diff,
-                **result,
-            )
+                self.flush_database(client, where)
         except _cache.redis_errors() as err:
-            if done is None or (not done and current is None):
-                partial = "; nothing was deleted"
-            else:
-                partial = "; deleted so far: %s%s" % (
-                    json.dumps(done),
-                    ", and part of %s" % current if current else "",
-                )
-            self.fail("Redis at %s failed: %s%s" % (where, err, partial), journal=done is not None, **result)
+            self.fail(
+                "Redis at %s failed: %s; %s" % (where, err, progress.describe()),
+                journal=progress.started,
+                target=where,
+            )
+
+    def flush_patterns(self, client, where, progress):
+        """Count each pattern's keys, delete them in SCAN steps, count again."""
+        p = self.p
+        counts = {pat: _cache.count_matches(client, pat, p["batch_size"]) for pat in p["patterns"]}
+        total = sum(counts.values())
+        diff = dict(before={"keys_matching": counts}, after={"keys_matching": {k: 0 for k in counts}})
+        if self.module.check_mode or total == 0:
+            self.module.exit_json(
+                changed=total > 0, deleted=counts, total_deleted=total, ping=True, diff=diff, target=where
+            )
+            return
+        progress.started = True
+        for pat in p["patterns"]:
+            progress.current = pat
+            progress.done[pat] = _cache.delete_matches(client, pat, p["batch_size"])
+        progress.current = None
+        remaining = {pat: _cache.count_matches(client, pat, p["batch_size"]) for pat in p["patterns"]}
+        total = sum(progress.done.values())
+        self.step.exit(
+            total > 0,
+            message="deleted %d keys from %s" % (total, where),
+            journal_fields={"to": where, "deleted": total, "per_pattern": progress.done},
+            deleted=progress.done,
+            remaining=remaining,
+            total_deleted=total,
+            ping=bool(client.ping()),
+            diff=diff,
+            target=where,
+        )
+
+    def flush_database(self, client, where):
+        """FLUSHDB or FLUSHALL, when there is anything to remove."""
+        p = self.p
+        if p["flushdb"]:
+            before, scope = client.dbsize(), "database %d" % p["redis_db"]
+        else:
+            before, scope = _cache.keyspace_total(client), "every database"
+        diff = dict(before={"keys": before}, after={"keys": 0})
+        if self.module.check_mode or before == 0:
+            self.module.exit_json(
+                changed=before > 0, keys_before=before, total_deleted=before, ping=True, diff=diff, target=where
+            )
+            return
+        if p["flushdb"]:
+            client.flushdb()
+        else:
+            client.flushall()
+        self.step.exit(
+            True,
+            message="emptied %s of %s (%d keys)" % (scope, where, before),
+            journal_fields={"to": where, "deleted": before, "scope": "flushdb" if p["flushdb"] else "flushall"},
+            keys_before=before,
+            total_deleted=before,
+            ping=bool(client.ping()),
+            diff=diff,
+            target=where,
+        )
 
     # memcached ---------------------------------------------------------------------------------
 
@@ -309,22 +339,28 @@ class CacheFlush:
         p = self.p
         port = p["port"] or 11211
         where = "memcached://%s:%d" % (p["host"], port)
-        result = dict(target=where)
         try:
             items = int(_cache.memcached_stats(p["host"], port, p["timeout"]).get("curr_items", 0))
-            diff = dict(before={"items": items}, after={"items": 0})
-            if self.module.check_mode or items == 0:
-                self.module.exit_json(changed=items > 0, items_before=items, diff=diff, **result)
-            _cache.memcached_flush(p["host"], port, p["timeout"])
         except (OSError, _cache.CacheError) as err:
-            self.fail("cannot flush %s: %s; nothing was flushed" % (where, err), journal=False, **result)
+            self.fail("cannot read %s: %s; nothing was flushed" % (where, err), journal=False, target=where)
+        diff = dict(before={"items": items}, after={"items": 0})
+        if self.module.check_mode or items == 0:
+            self.module.exit_json(changed=items > 0, items_before=items, diff=diff, target=where)
+        else:
+            self.flush_memcached(where, port, items, diff)
+
+    def flush_memcached(self, where, port, items, diff):
+        try:
+            _cache.memcached_flush(self.p["host"], port, self.p["timeout"])
+        except (OSError, _cache.CacheError) as err:
+            self.fail("cannot flush %s: %s; nothing was flushed" % (where, err), journal=False, target=where)
         self.step.exit(
             True,
             message="flushed %s (%d items)" % (where, items),
             journal_fields={"to": where, "deleted": items},
             items_before=items,
             diff=diff,
-            **result,
+            target=where,
         )
 
     # CDN ---------------------------------------------------------------------------------------
@@ -336,6 +372,11 @@ class CacheFlush:
         diff = dict(before={"purged": False, "url": safe_url}, after={"purged": True, "url": safe_url})
         if self.module.check_mode:
             self.module.exit_json(changed=True, diff=diff, **result)
+        else:
+            self.purge(safe_url, diff, result)
+
+    def purge(self, safe_url, diff, result):
+        p = self.p
         headers = _cache.purge_headers(p["headers"], p["token"], p["token_header"])
         data = p["body"]
         if isinstance(data, (dict, list)):
@@ -375,6 +416,23 @@ class CacheFlush:
         )
 
 
+class PatternProgress:
+    """What a pattern flush deleted so far, for an error that says what was left half done."""
+
+    def __init__(self):
+        self.started = False
+        self.done = {}
+        self.current = None
+
+    def describe(self):
+        if not self.started or (not self.done and self.current is None):
+            return "nothing was deleted"
+        return "deleted so far: %s%s" % (
+            json.dumps(self.done),
+            ", and part of %s" % self.current if self.current else "",
+        )
+
+
 SECRET_HEADER = re.compile(r"auth|token|key|secret|signature|password|cookie", re.IGNORECASE)
 
 
@@ -404,15 +462,15 @@ def main():
                 backend=dict(type="str", choices=["redis", "memcached", "cdn"], required=True),
                 host=dict(type="str", default="127.0.0.1"),
                 port=dict(type="int"),
-                db=dict(type="int", default=0),
+                redis_db=dict(type="int", default=0),
                 username=dict(type="str"),
                 password=dict(type="str", no_log=True),
                 tls=dict(type="bool", default=False),
                 ca_path=dict(type="path"),
                 validate_certs=dict(type="bool", default=True),
                 patterns=dict(type="list", elements="str"),
-                flushdb=dict(type="bool", default=False),
-                flushall=dict(type="bool", default=False),
+                flushdb=dict(type="bool"),
+                flushall=dict(type="bool"),
                 batch_size=dict(type="int", default=1000),
                 timeout=dict(type="float", default=10.0),
                 url=dict(type="str"),
@@ -424,7 +482,11 @@ def main():
                 status_code=dict(type="list", elements="int", default=[200, 201, 202, 204]),
             )
         ),
-        required_if=[("backend", "cdn", ("url",))],
+        required_if=[
+            ("backend", "cdn", ("url",)),
+            ("backend", "redis", ("patterns", "flushdb", "flushall"), True),
+        ],
+        mutually_exclusive=[("patterns", "flushdb", "flushall")],
         supports_check_mode=True,
     )
     p = module.params
@@ -438,7 +500,13 @@ def main():
         module.fail_json(
             msg="cache_flush: patterns must be a non-empty list of non-empty patterns; nothing was deleted"
         )
-    getattr(CacheFlush(module), p["backend"])()
+    flush = CacheFlush(module)
+    if p["backend"] == "redis":
+        flush.redis()
+    elif p["backend"] == "memcached":
+        flush.memcached()
+    else:
+        flush.cdn()
 
 
 if __name__ == "__main__":

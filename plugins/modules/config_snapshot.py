@@ -13,10 +13,10 @@ description:
   - V(snapshot) keeps timestamped copies of O(paths) (content, owner, mode, sha256) in the snapshot
     store C(<state_dir>/snapshots/<component>/). When the latest snapshot of the same files already
     matches them, nothing is taken again.
-  - V(restore) puts back the files of a snapshot (V(latest), V(previous) or an id), verified against
+  - V(restored) puts back the files of a snapshot (V(latest), V(previous) or an id), verified against
     their checksums first, with their recorded owner and mode. It snapshots the current files first
-    (a C(pre-restore) snapshot), so a restore can itself be undone by naming that snapshot.
-    V(latest) and V(previous) count only snapshots taken with O(state=snapshot).
+    (a C(pre-restore) safety snapshot, returned as RV(snapshot)), so a restore can itself be undone by
+    naming that snapshot. V(latest) and V(previous) count only snapshots taken with O(state=snapshot).
   - V(set) sets individual keys of one env file (feature flags such as C(ENABLE_NEW_PAYMENT_FLOW=false)),
     keeping comments, order and the other lines, after a C(pre-set) snapshot of the file.
   - With C(--diff) the change is shown with the values of secret-looking keys (PASSWORD, SECRET,
@@ -24,7 +24,7 @@ description:
 author:
   - emergency.rollback maintainers (@emergency-rollback)
 extends_documentation_fragment:
-  - emergency.rollback.common
+  - emergency.rollback._common
 attributes:
   check_mode:
     support: full
@@ -35,20 +35,20 @@ attributes:
 options:
   state:
     description:
-      - V(snapshot) copies the files into the store, V(restore) puts a snapshot back, V(set) sets env keys.
+      - V(snapshot) copies the files into the store, V(restored) puts a snapshot back, V(set) sets env keys.
     type: str
-    choices: [snapshot, restore, set]
+    choices: [snapshot, restored, set]
     default: snapshot
   paths:
     description:
-      - Files to snapshot; with V(restore), the subset of the snapshot's files to restore (default all);
+      - Files to snapshot; with V(restored), the subset of the snapshot's files to restore (default all);
         with V(set), the one env file to change.
+      - Required with O(state=snapshot) and O(state=set).
     type: list
     elements: path
-    default: []
   snapshot:
     description:
-      - With O(state=restore), which snapshot to restore, V(latest), V(previous) or a snapshot id.
+      - With O(state=restored), which snapshot to restore, V(latest), V(previous) or a snapshot id.
     type: str
     default: latest
   snapshot_id:
@@ -57,9 +57,8 @@ options:
     type: str
   env:
     description:
-      - With O(state=set), the keys to set and their values. Booleans are written C(true) / C(false).
+      - With O(state=set), the keys to set and their values (required). Booleans are written C(true) / C(false).
     type: dict
-    default: {}
   component:
     description:
       - Snapshot store component the snapshots belong to.
@@ -84,40 +83,64 @@ EXAMPLES = r"""
 
 - name: Put the files of that snapshot back
   emergency.rollback.config_snapshot:
-    state: restore
-    snapshot: "{{ config_before.snapshot }}"
+    state: restored
+    snapshot: "{{ config_before.snapshot.id }}"
 """
 
 RETURN = r"""
 snapshot:
-  description: Id of the snapshot taken (V(snapshot)), restored (V(restore)), or matching the files already.
-  returned: success
-  type: str
-  sample: 20261123T184501.123456Z-1a2b3c
-safety_snapshot:
-  description: Id of the snapshot of the current files taken before a V(restore) or V(set) changed them.
-  returned: when files were changed
-  type: str
+  description:
+    - The snapshot this run took, C(null) when it took none (or in check mode).
+    - With V(snapshot), the snapshot taken, or the latest one that already matches the files.
+    - With V(restored) and V(set), the safety snapshot of the files as they were before this run changed them.
+  returned: always
+  type: dict
+  sample: &snapshot_sample
+    id: 20261123T184501.123456Z-1a2b3c
+    path: /var/lib/emergency-rollback/snapshots/config/20261123T184501.123456Z-1a2b3c
+  contains: &snapshot_ref
+    id:
+      description: Snapshot id, the value O(snapshot) takes to restore it.
+      type: str
+      sample: 20261123T184501.123456Z-1a2b3c
+    path:
+      description: Directory of the snapshot in the snapshot store.
+      type: str
+      sample: /var/lib/emergency-rollback/snapshots/config/20261123T184501.123456Z-1a2b3c
+restored_from:
+  description: With V(restored), the snapshot put back (or that would be); C(null) otherwise.
+  returned: always
+  type: dict
+  sample: *snapshot_sample
+  contains: *snapshot_ref
 files:
   description: Files handled, with whether each changed.
   returned: success
   type: list
   elements: dict
+  sample:
+    - path: /srv/shop/shared/.env
+      changed: true
+      sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
   contains:
     path:
       description: The file.
       type: str
+      sample: /srv/shop/shared/.env
     changed:
       description: Whether it was (or would be) written or copied.
       type: bool
+      sample: true
     sha256:
       description: Checksum of the file after the task.
       type: str
+      sample: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
 changed_keys:
   description: With V(set), the keys whose value changed (values are not returned).
   returned: when O(state=set)
   type: list
   elements: str
+  sample: [ENABLE_NEW_PAYMENT_FLOW]
 """
 
 import os
@@ -185,45 +208,54 @@ class ConfigSnapshot:
                     stage.add_file(path, store_name(path))
         return stage
 
-    def snapshot(self):
-        paths = [os.path.abspath(p) for p in self.p["paths"]]
-        if not paths:
-            self.fail("state=snapshot needs at least one file in paths")
-        missing = [p for p in paths if not os.path.isfile(p)]
-        if missing:
-            self.fail("config file %s is missing or not a regular file; no snapshot was taken" % ", ".join(missing))
-        if self.p["snapshot_id"]:
-            try:
-                validate_id(self.p["snapshot_id"])
-            except SnapshotError as err:
-                self.fail(str(err))
-        states = {p: file_state(p) for p in paths}
-        files = [{"path": p, "changed": True, "sha256": states[p]["sha256"]} for p in paths]
+    def matching(self, paths, states):
+        """The latest snapshot of exactly these files when it still matches them, else None."""
         for meta in reversed(self.store.list()):
             if sorted(meta.get("metadata", {}).get("paths", [])) != sorted(paths):
                 continue
             recorded = {f["name"]: f for f in meta["files"]}
             if all(same(recorded.get(store_name(p), {}), states[p]) for p in paths):
-                if not self.p["snapshot_id"] or self.p["snapshot_id"] == meta["id"]:
-                    for item in files:
-                        item["changed"] = False
-                    self.module.exit_json(changed=False, snapshot=meta["id"], files=files)
-            break
-        if self.p["snapshot_id"] and self.store.exists(self.p["snapshot_id"]):
-            self.fail("snapshot %s already exists with other content; nothing was taken" % self.p["snapshot_id"])
-        if self.module.check_mode:
-            self.module.exit_json(changed=True, snapshot=self.p["snapshot_id"], files=files)
-        try:
-            stage = self.take(paths, "snapshot", snapshot_id=self.p["snapshot_id"])
-        except (OSError, SnapshotError) as err:
-            self.step.fail("cannot snapshot %s: %s" % (", ".join(paths), err))
-        self.step.exit(
-            True,
-            message="snapshot of %d file(s)" % len(paths),
-            journal_fields={"to": stage.meta["id"], "snapshot": stage.path, "files": len(paths)},
-            snapshot=stage.meta["id"],
-            files=files,
-        )
+                return meta
+            return None
+        return None
+
+    def snapshot(self):
+        paths = [os.path.abspath(p) for p in self.p["paths"]]
+        if not paths:
+            self.fail("state=snapshot needs at least one file in paths; no snapshot was taken")
+        missing = [p for p in paths if not os.path.isfile(p)]
+        if missing:
+            self.fail("config file %s is missing or not a regular file; no snapshot was taken" % ", ".join(missing))
+        wanted_id = self.p["snapshot_id"]
+        if wanted_id:
+            try:
+                validate_id(wanted_id)
+            except SnapshotError as err:
+                self.fail("%s; no snapshot was taken" % err)
+        states = {p: file_state(p) for p in paths}
+        files = [{"path": p, "changed": True, "sha256": states[p]["sha256"]} for p in paths]
+        meta = self.matching(paths, states)
+        if meta is not None and (not wanted_id or wanted_id == meta["id"]):
+            for item in files:
+                item["changed"] = False
+            self.module.exit_json(changed=False, snapshot=self.store.ref(meta), restored_from=None, files=files)
+        elif wanted_id and self.store.exists(wanted_id):
+            self.fail("snapshot %s already exists with other content; nothing was taken" % wanted_id)
+        elif self.module.check_mode:
+            self.module.exit_json(changed=True, snapshot=None, restored_from=None, files=files)
+        else:
+            try:
+                stage = self.take(paths, "snapshot", snapshot_id=wanted_id)
+            except (OSError, SnapshotError) as err:
+                self.step.fail("cannot snapshot %s: %s" % (", ".join(paths), err))
+            self.step.exit(
+                True,
+                message="snapshot of %d file(s)" % len(paths),
+                journal_fields={"to": stage.meta["id"], "snapshot": stage.path, "files": len(paths)},
+                snapshot=self.store.ref(stage.meta),
+                restored_from=None,
+                files=files,
+            )
 
     def resolve(self, ref):
         snapshots = [m for m in self.store.list() if m.get("metadata", {}).get("kind", "snapshot") in USER_KINDS]
@@ -240,14 +272,14 @@ class ConfigSnapshot:
         except SnapshotError as err:
             self.fail("%s; nothing was restored" % err)
 
-    def restore(self):
+    def restored(self):
         meta = self.resolve(self.p["snapshot"])
         try:
             self.store.verify(meta)
         except (OSError, SnapshotError) as err:
             self.fail("snapshot %s failed verification: %s; nothing was restored" % (meta["id"], err))
         recorded = {f["name"]: f for f in meta["files"]}
-        paths = [os.path.abspath(p) for p in self.p["paths"]] or list(meta.get("metadata", {}).get("paths", []))
+        paths = [os.path.abspath(p) for p in self.p["paths"] or []] or list(meta.get("metadata", {}).get("paths", []))
         unknown = [p for p in paths if store_name(p) not in recorded]
         if unknown:
             self.fail("snapshot %s has no copy of %s; nothing was restored" % (meta["id"], ", ".join(unknown)))
@@ -264,14 +296,18 @@ class ConfigSnapshot:
                 with open(self.store.file_path(meta, store_name(path)), "rb") as handle:
                     after = handle.read().decode("utf-8", errors="replace")
                 diffs.append(masked_diff(path, read_text(path), after))
-        result = {"snapshot": meta["id"], "files": files}
+        result = {"snapshot": None, "restored_from": self.store.ref(meta), "files": files}
         if not todo:
             self.module.exit_json(changed=False, **result)
-        if self.module.check_mode:
+        elif self.module.check_mode:
             self.module.exit_json(changed=True, diff=diffs, **result)
+        else:
+            self.apply_restore(meta, todo, diffs, result)
+
+    def apply_restore(self, meta, todo, diffs, result):
         try:
             safety = self.take(todo, "pre-restore", {"restoring": meta["id"]})
-            result["safety_snapshot"] = safety.meta["id"]
+            result["snapshot"] = self.store.ref(safety.meta)
             for path in todo:
                 self.store.restore_file(meta, store_name(path), path)
         except (OSError, SnapshotError) as err:
@@ -293,7 +329,7 @@ class ConfigSnapshot:
         if len(self.p["paths"]) != 1:
             self.fail("state=set changes exactly one env file; paths has %d" % len(self.p["paths"]))
         if not self.p["env"]:
-            self.fail("state=set needs env, the keys to set")
+            self.fail("state=set needs env, the keys to set; nothing was changed")
         bad = [k for k in self.p["env"] if not KEY_RE.match(str(k))]
         if bad:
             self.fail("invalid env key(s) %s; nothing was changed" % ", ".join(map(str, bad)))
@@ -302,19 +338,28 @@ class ConfigSnapshot:
             self.fail("config file %s is missing or not a regular file; nothing was changed" % path)
         before = read_text(path)
         after, keys = set_keys(before, self.p["env"])
-        result = {"changed_keys": keys, "files": [{"path": path, "changed": bool(keys), "sha256": None}]}
+        result = {
+            "changed_keys": keys,
+            "snapshot": None,
+            "restored_from": None,
+            "files": [{"path": path, "changed": bool(keys), "sha256": None}],
+        }
+        diff = masked_diff(path, before, after)
         if not keys:
             result["files"][0]["sha256"] = sha256_file(path)
             self.module.exit_json(changed=False, **result)
-        diff = masked_diff(path, before, after)
-        if self.module.check_mode:
+        elif self.module.check_mode:
             self.module.exit_json(changed=True, diff=diff, **result)
+        else:
+            self.apply_set(path, after, keys, diff, result)
+
+    def apply_set(self, path, content, keys, diff, result):
         try:
             safety = self.take([path], "pre-set", {"keys": keys})
-            _atomic.write_file(path, after.encode("utf-8"), module=self.module)
+            _atomic.write_file(path, content.encode("utf-8"), module=self.module)
         except (OSError, SnapshotError) as err:
             self.step.fail("cannot set %s in %s: %s; the file is unchanged" % (", ".join(keys), path, err))
-        result["safety_snapshot"] = safety.meta["id"]
+        result["snapshot"] = self.store.ref(safety.meta)
         result["files"][0]["sha256"] = sha256_file(path)
         self.step.exit(
             True,
@@ -329,14 +374,15 @@ def main():
     module = AnsibleModule(
         argument_spec=with_common(
             dict(
-                state=dict(type="str", choices=["snapshot", "restore", "set"], default="snapshot"),
-                paths=dict(type="list", elements="path", default=[]),
+                state=dict(type="str", choices=["snapshot", "restored", "set"], default="snapshot"),
+                paths=dict(type="list", elements="path"),
                 snapshot=dict(type="str", default="latest"),
                 snapshot_id=dict(type="str"),
-                env=dict(type="dict", default={}),
+                env=dict(type="dict"),
                 component=dict(type="str", default="config"),
             )
         ),
+        required_if=[("state", "snapshot", ("paths",)), ("state", "set", ("paths", "env"))],
         supports_check_mode=True,
     )
     handler = ConfigSnapshot(module)

@@ -24,7 +24,7 @@ description:
 author:
   - emergency.rollback maintainers (@emergency-rollback)
 extends_documentation_fragment:
-  - emergency.rollback.common
+  - emergency.rollback._common
 attributes:
   check_mode:
     support: full
@@ -58,9 +58,9 @@ options:
     type: str
     choices: [auto, podman, docker]
     default: auto
-  keep_snapshots:
+  keep:
     description:
-      - How many snapshots (and their kept tags) of O(image):O(tag) to keep. V(0) keeps all.
+      - How many snapshots (and their kept tags) of O(image) to keep. V(0) keeps all.
     type: int
     default: 5
 """
@@ -77,7 +77,7 @@ EXAMPLES = r"""
   emergency.rollback.container_image:
     image: registry.example.com/shop
     tag: latest
-    snapshot: "{{ image.snapshot }}"
+    snapshot: "{{ image.snapshot.id }}"
 """
 
 RETURN = r"""
@@ -92,10 +92,27 @@ after_id:
   type: str
   sample: d66c9ec56423168ec06ff291bfc6db9dc6878df5d98f9656e05971f2ac812439
 snapshot:
-  description: Id of the snapshot recording RV(before_id); null when nothing changed.
+  description: The snapshot recording RV(before_id) that this run took; null when nothing changed or in check mode.
   returned: always
-  type: str
-  sample: 20261123T190000.123456Z-1a2b3c
+  type: dict
+  sample: &snapshot_sample
+    id: 20261123T190000.123456Z-1a2b3c
+    path: /var/lib/emergency-rollback/snapshots/container/20261123T190000.123456Z-1a2b3c
+  contains: &snapshot_ref
+    id:
+      description: Snapshot id.
+      type: str
+      sample: 20261123T190000.123456Z-1a2b3c
+    path:
+      description: Directory of the snapshot in the snapshot store.
+      type: str
+      sample: /var/lib/emergency-rollback/snapshots/container/20261123T190000.123456Z-1a2b3c
+restored_from:
+  description: With O(snapshot), the snapshot whose image O(tag) was pointed back at; null otherwise.
+  returned: always
+  type: dict
+  sample: *snapshot_sample
+  contains: *snapshot_ref
 kept_tag:
   description: The tag that now keeps the replaced image; null when nothing changed.
   returned: always
@@ -107,10 +124,11 @@ engine:
   type: str
   sample: podman
 pruned:
-  description: Snapshots removed by O(keep_snapshots), with their kept tags.
+  description: Snapshots removed by O(keep), with their kept tags.
   returned: always
   type: list
   elements: str
+  sample: [20261101T120000.000000Z-9f8e7d]
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -130,6 +148,120 @@ def short(image_id):
     return image_id[:12] if image_id else None
 
 
+class ContainerImage:
+    def __init__(self, module):
+        self.module = module
+        self.p = module.params
+        self.image, self.tag = self.p["image"], self.p["tag"]
+        self.live_ref = "%s:%s" % (self.image, self.tag)
+        self.step = Step(module, "app", "retag")
+        self.store = SnapshotStore.in_state_dir(self.p["state_dir"], "container")
+        self.engine = None
+
+    def fail(self, msg):
+        self.module.fail_json(msg="container_image: %s; nothing changed" % msg)
+
+    def resolve_target(self):
+        """(image id, snapshot ref or None) that O(tag) must point at."""
+        restored_from = None
+        if self.p["snapshot"]:
+            try:
+                meta = self.store.get(self.p["snapshot"])
+            except SnapshotError as err:
+                self.fail(str(err))
+            recorded = meta.get("metadata", {})
+            if (recorded.get("image"), recorded.get("tag")) != (self.image, self.tag):
+                self.fail(
+                    "snapshot %s recorded %s:%s, not %s"
+                    % (meta["id"], recorded.get("image"), recorded.get("tag"), self.live_ref)
+                )
+            target_ref = recorded.get("image_id")
+            described = "snapshot %s" % meta["id"]
+            restored_from = self.store.ref(meta)
+        else:
+            wanted = self.p["to"]
+            target_ref = wanted if HEX_ID.match(wanted) else "%s:%s" % (self.image, wanted)
+            described = target_ref
+        target_id = self.engine.image_id(target_ref) if target_ref else None
+        if not target_id:
+            self.fail("image %s not found by %s" % (described, self.engine.name))
+        return target_id, restored_from
+
+    def run(self):
+        try:
+            self.engine = Engine.find(self.module.get_bin_path, self.module.run_command, self.p["engine"])
+        except ContainerError as err:
+            self.fail(str(err))
+        target_id, restored_from = self.resolve_target()
+        live_id = self.engine.image_id(self.live_ref)
+        result = dict(
+            before_id=live_id,
+            after_id=target_id,
+            snapshot=None,
+            restored_from=restored_from,
+            kept_tag=None,
+            engine=self.engine.name,
+            pruned=[],
+        )
+        diff = dict(before="%s -> %s\n" % (self.live_ref, live_id), after="%s -> %s\n" % (self.live_ref, target_id))
+        if live_id == target_id:
+            self.step.exit(False, message="%s already is %s" % (self.live_ref, short(target_id)), **result)
+        elif self.module.check_mode:
+            self.module.exit_json(changed=True, diff=diff, **result)
+        else:
+            self.apply(live_id, target_id, diff, result)
+
+    def apply(self, live_id, target_id, diff, result):
+        """Keep the live image under a tag of its own, move the tag, prune old snapshots."""
+        image, engine = self.image, self.engine
+        try:
+            if live_id:
+                with self.store.staging(
+                    source=self.live_ref,
+                    metadata={"image": image, "tag": self.tag, "image_id": live_id, "engine": engine.name},
+                ) as stage:
+                    kept = keep_tag(self.tag, stage.id)
+                    engine.tag(live_id, "%s:%s" % (image, kept))
+                    stage.metadata["kept_tag"] = kept
+                result.update(snapshot=self.store.ref(stage.meta), kept_tag=kept)
+            engine.tag(target_id, self.live_ref)
+            now = engine.image_id(self.live_ref)
+            if normalize_id(now) != target_id:
+                raise ContainerError("%s points at %s after tagging, expected %s" % (self.live_ref, now, target_id))
+            result["pruned"] = self.prune()
+        except (ContainerError, SnapshotError, OSError) as err:
+            self.step.fail(
+                "container_image: could not point %s at %s: %s; it still is %s"
+                % (self.live_ref, short(target_id), err, short(live_id)),
+                journal_fields={"from_": short(live_id), "to": short(target_id)},
+                **result,
+            )
+        self.step.exit(
+            True,
+            message="%s now %s (was %s)" % (self.live_ref, short(target_id), short(live_id)),
+            journal_fields={
+                "from_": short(live_id),
+                "to": short(target_id),
+                "snapshot": (result["snapshot"] or {}).get("id"),
+            },
+            diff=diff,
+            **result,
+        )
+
+    def prune(self):
+        pruned = []
+        if not self.p["keep"]:
+            return pruned
+        doomed = [m for m in self.store.list() if m.get("metadata", {}).get("image") == self.image]
+        for meta in doomed[: max(0, len(doomed) - self.p["keep"])]:
+            old_tag = meta["metadata"].get("kept_tag")
+            if old_tag:
+                self.engine.untag("%s:%s" % (self.image, old_tag))
+            self.store.delete(meta["id"])
+            pruned.append(meta["id"])
+        return pruned
+
+
 def main():
     module = AnsibleModule(
         argument_spec=with_common(
@@ -139,95 +271,22 @@ def main():
                 to=dict(type="str"),
                 snapshot=dict(type="str"),
                 engine=dict(type="str", choices=["auto", "podman", "docker"], default="auto"),
-                keep_snapshots=dict(type="int", default=5),
+                keep=dict(type="int", default=5),
             )
         ),
         mutually_exclusive=[("to", "snapshot")],
         required_one_of=[("to", "snapshot")],
         supports_check_mode=True,
     )
-    p = module.params
-    image, tag = p["image"], p["tag"]
-    live_ref = "%s:%s" % (image, tag)
+    image = module.params["image"]
     if ":" in image.rsplit("/", 1)[-1] or "@" in image:
         module.fail_json(
-            msg="container_image: give image without a tag or digest (got %r); the tag goes in 'tag'" % image
+            msg="container_image: give image without a tag or digest (got %r); the tag goes in 'tag'; nothing changed"
+            % image
         )
-    if p["keep_snapshots"] < 0:
-        module.fail_json(msg="container_image: keep_snapshots must be 0 or more")
-    step = Step(module, "app", "retag")
-    store = SnapshotStore.in_state_dir(p["state_dir"], "container")
-    try:
-        engine = Engine.find(module.get_bin_path, module.run_command, p["engine"])
-    except ContainerError as err:
-        module.fail_json(msg="container_image: %s; nothing changed" % err)
-
-    if p["snapshot"]:
-        try:
-            meta = store.get(p["snapshot"])
-        except SnapshotError as err:
-            module.fail_json(msg="container_image: %s; nothing changed" % err)
-        recorded = meta.get("metadata", {})
-        if (recorded.get("image"), recorded.get("tag")) != (image, tag):
-            module.fail_json(
-                msg="container_image: snapshot %s recorded %s:%s, not %s; nothing changed"
-                % (meta["id"], recorded.get("image"), recorded.get("tag"), live_ref)
-            )
-        wanted = recorded.get("image_id")
-        target_ref = wanted
-        described = "snapshot %s" % meta["id"]
-    else:
-        wanted = p["to"]
-        target_ref = wanted if HEX_ID.match(wanted) else "%s:%s" % (image, wanted)
-        described = target_ref
-    target_id = engine.image_id(target_ref) if target_ref else None
-    if not target_id:
-        module.fail_json(msg="container_image: image %s not found by %s; nothing changed" % (described, engine.name))
-    live_id = engine.image_id(live_ref)
-
-    result = dict(before_id=live_id, after_id=target_id, snapshot=None, kept_tag=None, engine=engine.name, pruned=[])
-    diff = dict(before="%s -> %s\n" % (live_ref, live_id), after="%s -> %s\n" % (live_ref, target_id))
-    if live_id == target_id:
-        step.exit(False, message="%s already is %s" % (live_ref, short(target_id)), **result)
-    if module.check_mode:
-        module.exit_json(changed=True, diff=diff, **result)
-
-    try:
-        kept = None
-        if live_id:
-            with store.staging(
-                source=live_ref, metadata={"image": image, "tag": tag, "image_id": live_id, "engine": engine.name}
-            ) as stage:
-                kept = keep_tag(tag, stage.id)
-                engine.tag(live_id, "%s:%s" % (image, kept))
-                stage.metadata["kept_tag"] = kept
-            result.update(snapshot=stage.id, kept_tag=kept)
-        engine.tag(target_id, live_ref)
-        now = engine.image_id(live_ref)
-        if normalize_id(now) != target_id:
-            raise ContainerError("%s points at %s after tagging, expected %s" % (live_ref, now, target_id))
-        if p["keep_snapshots"]:
-            doomed = [m for m in store.list() if m.get("metadata", {}).get("image") == image]
-            for meta in doomed[: max(0, len(doomed) - p["keep_snapshots"])]:
-                old_tag = meta["metadata"].get("kept_tag")
-                if old_tag:
-                    engine.untag("%s:%s" % (image, old_tag))
-                store.delete(meta["id"])
-                result["pruned"].append(meta["id"])
-    except (ContainerError, SnapshotError, OSError) as err:
-        step.fail(
-            "container_image: could not point %s at %s: %s; it still is %s"
-            % (live_ref, short(target_id), err, short(live_id)),
-            journal_fields={"from_": short(live_id), "to": short(target_id)},
-            **result,
-        )
-    step.exit(
-        True,
-        message="%s now %s (was %s)" % (live_ref, short(target_id), short(live_id)),
-        journal_fields={"from_": short(live_id), "to": short(target_id), "snapshot": result["snapshot"]},
-        diff=diff,
-        **result,
-    )
+    if module.params["keep"] < 0:
+        module.fail_json(msg="container_image: keep must be 0 (keep all) or more; nothing changed")
+    ContainerImage(module).run()
 
 
 if __name__ == "__main__":

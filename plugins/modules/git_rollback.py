@@ -24,7 +24,7 @@ description:
 author:
   - emergency.rollback maintainers (@emergency-rollback)
 extends_documentation_fragment:
-  - emergency.rollback.common
+  - emergency.rollback._common
 attributes:
   check_mode:
     support: full
@@ -46,10 +46,9 @@ options:
     required: true
   commits:
     description:
-      - Commits to revert (shas, tags or any revision), with O(method=revert).
+      - Commits to revert (shas, tags or any revision); required with O(method=revert).
     type: list
     elements: str
-    default: []
   ref:
     description:
       - Known-good revision to reset to, with O(method=reset).
@@ -112,6 +111,7 @@ after:
   description: C(HEAD) after the task (in check mode, the target of a reset or null for a revert).
   returned: success
   type: str
+  sample: 4c2a1f0e9d8b7a6c5d4e3f2a1b0c9d8e7f6a5b4c
 backup_tag:
   description: Backup tag created on the old C(HEAD), null when nothing changed.
   returned: success
@@ -122,15 +122,18 @@ reverted:
   returned: success
   type: list
   elements: str
+  sample: [5d41402abc4b2a76b9719d911017c592ae1c0e3f, 7d793037a0760186574b0282f2f435e7f5a1c3b9]
 already_reverted:
   description: Commits that were already reverted on C(HEAD).
   returned: success
   type: list
   elements: str
+  sample: [2c26b46b68ffc68ff99b453c1d30413413422d70]
 pushed:
   description: Whether a push was made (or would be).
   returned: success
   type: bool
+  sample: false
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -231,9 +234,10 @@ class GitRollback:
         }
         if not changed:
             self.module.exit_json(changed=False, **result)
-        if self.module.check_mode:
+        elif self.module.check_mode:
             self.module.exit_json(changed=True, diff=diff, **result)
-        self.apply(todo, result, branch, remote_before, diff)
+        else:
+            self.apply(todo, result, branch, remote_before, diff)
 
     def apply(self, todo, result, branch, remote_before, diff):
         p = self.p
@@ -288,7 +292,7 @@ def main():
             dict(
                 repo=dict(type="path", required=True),
                 method=dict(type="str", choices=["revert", "reset"], required=True),
-                commits=dict(type="list", elements="str", default=[]),
+                commits=dict(type="list", elements="str"),
                 ref=dict(type="str"),
                 allow_dirty=dict(type="bool", default=False),
                 push=dict(type="bool", default=False),
@@ -300,6 +304,8 @@ def main():
         required_if=[("method", "revert", ["commits"]), ("method", "reset", ["ref"])],
         supports_check_mode=True,
     )
+    if module.params["method"] == "revert" and not module.params["commits"]:
+        module.fail_json(msg="git_rollback: commits must name at least one commit to revert; nothing was changed")
     GitRollback(module).run()
 
 

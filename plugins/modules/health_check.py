@@ -20,7 +20,7 @@ description:
 author:
   - emergency.rollback maintainers (@emergency-rollback)
 extends_documentation_fragment:
-  - emergency.rollback.common
+  - emergency.rollback._common
 attributes:
   check_mode:
     support: full
@@ -131,6 +131,15 @@ urls:
   returned: always
   type: list
   elements: dict
+  sample:
+    - url: http://127.0.0.1:8080/health
+      healthy: true
+      status: 200
+      attempts: 3
+      successes: 3
+      consecutive: 3
+      error: null
+      latency_ms: {"count": 3, "min": 1.21, "median": 1.4, "p95": 2.03, "max": 2.03}
   contains:
     url:
       description: The URL probed.
@@ -139,6 +148,7 @@ urls:
     healthy:
       description: Whether it reached O(consecutive) healthy answers in a row.
       type: bool
+      sample: true
     status:
       description: Status code of the last answer, null when no answer came.
       type: int
@@ -249,7 +259,8 @@ def main():
         step.fail(
             msg, journal_fields={"to": "unhealthy"}, urls=results, healthy=False, duration_s=round(step.elapsed(), 3)
         )
-    step.exit(False, message="healthy: " + summary, journal_fields={"to": "healthy"}, urls=results, healthy=True)
+    else:
+        step.exit(False, message="healthy: " + summary, journal_fields={"to": "healthy"}, urls=results, healthy=True)
 
 
 if __name__ == "__main__":

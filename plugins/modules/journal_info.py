@@ -17,7 +17,7 @@ description:
 author:
   - emergency.rollback maintainers (@emergency-rollback)
 extends_documentation_fragment:
-  - emergency.rollback.common
+  - emergency.rollback._common
 attributes:
   check_mode:
     support: full
@@ -74,14 +74,17 @@ total:
   description: Number of matching entries before O(tail) was applied.
   returned: always
   type: int
+  sample: 42
 lock:
   description: The holder of the host lock, null when free.
   returned: always
   type: dict
+  sample: {"run_id": "rb-1", "pid": 4242, "machine": "ops1", "user": "alice", "since": 1795459498.2, "ttl": 3600}
 path:
   description: Path of the journal file.
   returned: always
   type: str
+  sample: /var/lib/emergency-rollback/journal.jsonl
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -17,7 +17,7 @@ description:
 author:
   - emergency.rollback maintainers (@emergency-rollback)
 extends_documentation_fragment:
-  - emergency.rollback.common
+  - emergency.rollback._common
 attributes:
   check_mode:
     support: full
@@ -75,6 +75,9 @@ journal_entry:
   description: The entry as written (null in check mode).
   returned: always
   type: dict
+  sample: {"run_id": "rb-1", "ts": "2026-11-23T18:45:00.000Z", "host": "web1", "component": "app",
+           "action": "verify", "from": null, "to": "20261118", "snapshot": null, "duration_s": 1.2,
+           "result": "ok", "message": "health checks passed"}
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -27,7 +27,7 @@ description:
 author:
   - emergency.rollback maintainers (@emergency-rollback)
 extends_documentation_fragment:
-  - emergency.rollback.common
+  - emergency.rollback._common
 attributes:
   check_mode:
     support: full
@@ -277,6 +277,7 @@ payload:
   description: The JSON document sent (V(slack), V(webhook)).
   returned: when kind is slack or webhook
   type: dict
+  sample: {"status": "succeeded", "component": "app", "hosts": ["web1"], "from": "v42", "to": "v41"}
 message_id:
   description: C(Message-ID) of the email sent.
   returned: when kind is email and not in check mode
@@ -287,6 +288,16 @@ duration_s:
   returned: always
   type: float
   sample: 0.05
+msg:
+  description: Why the notification was not sent, when O(required=false) let the task go on.
+  returned: when the notification could not be sent
+  type: str
+  sample: "notify: slack notification to https://hooks.slack.com/******** not sent: HTTP 404"
+journal_entry:
+  description: The line appended to the host journal.
+  returned: when the notification was sent and O(journal=true), not in check mode
+  type: dict
+  sample: {"component": "notify", "action": "slack", "result": "changed", "to": "https://hooks.slack.com/********"}
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -294,12 +305,13 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.emergency.rollback.plugins.module_utils._common import Step, with_common
 from ansible_collections.emergency.rollback.plugins.module_utils._journal import redact, utcnow_iso
 from ansible_collections.emergency.rollback.plugins.module_utils._webhooks import (
-    HttpClient,
     WebhookError,
     check_http_url,
+    client_from_params,
     email_message,
     event_payload,
     http_argument_spec,
+    http_params_error,
     mask_url,
     post_json,
     send_email,
@@ -316,6 +328,134 @@ def _http_error(response, target):
         " (%s)" % why if why else "",
         ": %s" % text if text else "",
     )
+
+
+class Notification:
+    def __init__(self, module):
+        self.module = module
+        self.p = module.params
+        self.kind = self.p["kind"]
+        self.step = Step(module, "notify", self.kind)
+        p = self.p
+        self.secrets = [s for s in (p["url"], p["secret"], p["bearer_token"], p["smtp_password"]) if s]
+
+    def target(self):
+        """Where the notification goes, as it may be shown (the webhook URL is a secret); fails on a bad URL."""
+        p = self.p
+        if self.kind == "email":
+            return "%s:%s -> %s" % (p["smtp_host"], p["smtp_port"], ", ".join(p["recipients"]))
+        try:
+            check_http_url(p["url"], "url")
+        except WebhookError as err:
+            # The URL is a secret: say what is wrong, never what it is.
+            self.module.fail_json(msg="notify: %s; nothing was sent" % redact(str(err), self.secrets))
+        return mask_url(p["url"])
+
+    def event(self):
+        p = self.p
+        return {
+            "status": p["status"],
+            "severity": p["severity"],
+            "component": p["component"],
+            "hosts": p["hosts"],
+            "from": p["rollback_from"],
+            "to": p["rollback_to"],
+            "duration_s": p["duration_s"],
+            "report_url": p["report_url"],
+            "run_id": p["run_id"],
+            "message": p["summary"],
+            "ts": utcnow_iso(),
+        }
+
+    def run(self):
+        target = self.target()
+        event = self.event()
+        result = dict(kind=self.kind, target=target, status_code=None, attempts=[], error=None, sent=False)
+        payload = None
+        if self.kind == "slack":
+            payload = slack_payload(event)
+        elif self.kind == "webhook":
+            payload = event_payload(event, self.p["payload_extra"])
+        if payload is not None:
+            result["payload"] = payload
+        if self.module.check_mode:
+            self.module.exit_json(changed=True, **result)
+            return
+        try:
+            if self.kind == "email":
+                self.send_email(event, result)
+                error = None
+            else:
+                error = self.post(payload, target, result)
+        except WebhookError as err:
+            error = str(err)
+        if error is None:
+            self.sent(target, result)
+        else:
+            self.not_sent(redact(error, self.secrets), target, result)
+
+    def send_email(self, event, result):
+        """Send the mail (retrying temporary SMTP errors); raises WebhookError when it is not sent."""
+        p = self.p
+        message = email_message(event, p["sender"], p["recipients"], p["subject"])
+        result["attempts"] = send_email(
+            message,
+            p["smtp_host"],
+            p["smtp_port"],
+            username=p["smtp_username"],
+            password=p["smtp_password"],
+            starttls=p["smtp_starttls"],
+            use_ssl=p["smtp_ssl"],
+            timeout=p["timeout"],
+            retries=p["retries"],
+            backoff=p["backoff"],
+            secrets=self.secrets,
+        )
+        result["message_id"] = message["Message-ID"]
+
+    def post(self, payload, target, result):
+        """POST the payload; the error text when no 2xx answer came, else None."""
+        p = self.p
+        headers = dict(p["headers"])
+        if self.kind == "webhook" and p["bearer_token"]:
+            headers["Authorization"] = "Bearer %s" % p["bearer_token"]
+        response = post_json(
+            client_from_params(p, self.secrets),
+            p["url"],
+            payload,
+            headers=headers,
+            secret=p["secret"] if self.kind == "webhook" else None,
+            signature_header=p["signature_header"],
+            timestamp_header=p["timestamp_header"],
+        )
+        result["attempts"] = response.attempts
+        result["status_code"] = response.status
+        return None if response.ok else _http_error(response, target)
+
+    def journal_fields(self, target, sent):
+        return {"to": target, "event_component": self.p["component"], "status": self.p["status"], "sent": sent}
+
+    def not_sent(self, error, target, result):
+        """Fail when O(required), else journal the failure, warn and go on."""
+        result["error"] = error
+        msg = "notify: %s notification to %s not sent: %s" % (self.kind, target, error)
+        fields = self.journal_fields(target, False)
+        if self.p["required"]:
+            self.step.fail(msg, journal_fields=fields, **result)
+            return
+        self.step.record("failed", message=msg, **fields)
+        self.module.warn(msg + " (required=false: the rollback goes on)")
+        result["duration_s"] = round(self.step.elapsed(), 3)
+        self.module.exit_json(changed=False, msg=msg, **result)
+
+    def sent(self, target, result):
+        result["sent"] = True
+        self.step.exit(
+            True,
+            message="%s notification sent to %s (%s %s)" % (self.kind, target, self.p["component"], self.p["status"]),
+            journal_fields=dict(self.journal_fields(target, True), attempts=len(result["attempts"])),
+            **result,
+        )
 
 
 def main():
@@ -364,121 +504,12 @@ def main():
         mutually_exclusive=[("smtp_starttls", "smtp_ssl")],
         supports_check_mode=True,
     )
-    p = module.params
-    kind = p["kind"]
-    step = Step(module, "notify", kind)
-    secrets = [s for s in (p["url"], p["secret"], p["bearer_token"], p["smtp_password"]) if s]
-
-    if p["retries"] < 0 or p["timeout"] <= 0 or p["backoff"] < 0:
-        module.fail_json(msg="notify: retries and backoff must not be negative and timeout must be positive")
-    if kind == "email":
-        if not p["recipients"]:
-            module.fail_json(msg="notify: recipients must name at least one address")
-        target = "%s:%s -> %s" % (p["smtp_host"], p["smtp_port"], ", ".join(p["recipients"]))
-    else:
-        try:
-            check_http_url(p["url"], "url")
-        except WebhookError as err:
-            # The URL is a secret: say what is wrong, never what it is.
-            module.fail_json(msg="notify: %s; nothing was sent" % redact(str(err), secrets))
-        target = mask_url(p["url"])
-
-    event = {
-        "status": p["status"],
-        "severity": p["severity"],
-        "component": p["component"],
-        "hosts": p["hosts"],
-        "from": p["rollback_from"],
-        "to": p["rollback_to"],
-        "duration_s": p["duration_s"],
-        "report_url": p["report_url"],
-        "run_id": p["run_id"],
-        "message": p["summary"],
-        "ts": utcnow_iso(),
-    }
-    result = dict(kind=kind, target=target, status_code=None, attempts=[], error=None, sent=False)
-    payload = None
-    if kind == "slack":
-        payload = slack_payload(event)
-    elif kind == "webhook":
-        payload = event_payload(event, p["payload_extra"])
-    if payload is not None:
-        result["payload"] = payload
-
-    if module.check_mode:
-        module.exit_json(changed=True, **result)
-
-    error = None
-    try:
-        if kind == "email":
-            message = email_message(event, p["sender"], p["recipients"], p["subject"])
-            result["attempts"] = send_email(
-                message,
-                p["smtp_host"],
-                p["smtp_port"],
-                username=p["smtp_username"],
-                password=p["smtp_password"],
-                starttls=p["smtp_starttls"],
-                use_ssl=p["smtp_ssl"],
-                timeout=p["timeout"],
-                retries=p["retries"],
-                backoff=p["backoff"],
-                secrets=secrets,
-            )
-            result["message_id"] = message["Message-ID"]
-        else:
-            client = HttpClient(
-                timeout=p["timeout"],
-                retries=p["retries"],
-                backoff=p["backoff"],
-                max_retry_after=p["max_retry_after"],
-                validate_certs=p["validate_certs"],
-                ca_path=p["ca_path"],
-                secrets=secrets,
-            )
-            headers = dict(p["headers"])
-            if kind == "webhook" and p["bearer_token"]:
-                headers["Authorization"] = "Bearer %s" % p["bearer_token"]
-            response = post_json(
-                client,
-                p["url"],
-                payload,
-                headers=headers,
-                secret=p["secret"] if kind == "webhook" else None,
-                signature_header=p["signature_header"],
-                timestamp_header=p["timestamp_header"],
-            )
-            result["attempts"] = response.attempts
-            result["status_code"] = response.status
-            if not response.ok:
-                error = _http_error(response, target)
-    except WebhookError as err:
-        error = str(err)
-    if error is not None:
-        error = redact(error, secrets)
-        result["error"] = error
-        msg = "notify: %s notification to %s not sent: %s" % (kind, target, error)
-        fields = {"to": target, "event_component": p["component"], "status": p["status"], "sent": False}
-        if p["required"]:
-            step.fail(msg, journal_fields=fields, **result)
-        step.record("failed", message=msg, **fields)
-        module.warn(msg + " (required=false: the rollback goes on)")
-        result["duration_s"] = round(step.elapsed(), 3)
-        module.exit_json(changed=False, msg=msg, **result)
-
-    result["sent"] = True
-    step.exit(
-        True,
-        message="%s notification sent to %s (%s %s)" % (kind, target, p["component"], p["status"]),
-        journal_fields={
-            "to": target,
-            "event_component": p["component"],
-            "status": p["status"],
-            "sent": True,
-            "attempts": len(result["attempts"]),
-        },
-        **result,
-    )
+    problem = http_params_error(module.params)
+    if problem:
+        module.fail_json(msg="notify: %s; nothing was sent" % problem)
+    if module.params["kind"] == "email" and not module.params["recipients"]:
+        module.fail_json(msg="notify: recipients must name at least one address; nothing was sent")
+    Notification(module).run()
 
 
 if __name__ == "__main__":

@@ -10,23 +10,25 @@ module: sqlite_snapshot
 short_description: Snapshot and restore an SQLite database with the online backup API
 version_added: 0.1.0
 description:
-  - V(present) copies the database with SQLite's online backup API into the snapshot store
+  - V(snapshot) copies the database with SQLite's online backup API into the snapshot store
     (C(<state_dir>/snapshots/database/<id>/)); the copy is consistent even while the application
     writes. The copy must pass C(PRAGMA integrity_check); its sha256, row counts and a digest of its
     logical content are recorded.
   - V(restored) verifies the snapshot (sha256, C(integrity_check)) before touching anything, snapshots
-    the live database first (the rollback of the rollback), then writes the snapshot into the live
-    database through the backup API in one step under SQLite's own lock, so connections see either the
-    old or the new content, never a mix. The result must pass C(integrity_check) and match the
+    the live database first (a safety copy, the rollback of the rollback), then writes the snapshot into
+    the live database through the backup API in one step under SQLite's own lock, so connections see
+    either the old or the new content, never a mix. The result must pass C(integrity_check) and match the
     snapshot's content digest.
-  - Idempotence. With an explicit O(name), an existing snapshot whose checksum verifies is left alone.
-    Without O(name), every run of V(present) takes a new snapshot (C(changed=true)). V(restored) changes
-    nothing when the live content already equals the snapshot's (same logical digest).
+  - Idempotence. With an explicit O(snapshot_id), an existing snapshot whose checksum verifies is left
+    alone. Without it, every run of V(snapshot) takes a new snapshot (C(changed=true)). V(restored)
+    changes nothing when the live content already equals the snapshot's (same logical digest).
   - Snapshots of several files share the store; V(latest), V(previous) and O(keep) apply per O(path).
+    V(latest) and V(previous) count only snapshots taken with O(state=snapshot), never the safety
+    copies a restore takes.
 author:
   - emergency.rollback maintainers (@emergency-rollback)
 extends_documentation_fragment:
-  - emergency.rollback.common
+  - emergency.rollback._common
 attributes:
   check_mode:
     support: full
@@ -43,17 +45,24 @@ options:
     required: true
   state:
     description:
-      - V(present) takes a snapshot, V(restored) makes a snapshot's content live.
+      - V(snapshot) takes a snapshot, V(restored) makes a snapshot's content live.
     type: str
-    choices: [present, restored]
-    default: present
-  name:
+    choices: [snapshot, restored]
+    default: snapshot
+  snapshot_id:
     description:
-      - Snapshot id to take (V(present)), or to restore (an id, V(latest) or V(previous); default V(latest)).
+      - With O(state=snapshot), the id to give the new snapshot (letters, digits, C(._@+-)); default
+        C(sqlite-<file name>-<UTC timestamp>).
     type: str
+  snapshot:
+    description:
+      - With O(state=restored), which snapshot to restore, V(latest), V(previous) or a snapshot id.
+    type: str
+    default: latest
   keep:
     description:
-      - How many snapshots of this file to keep after taking one (including the pre-restore one). V(0) keeps all.
+      - How many snapshots of this file to keep after taking one (including the safety copy a restore takes).
+        V(0) keeps all.
     type: int
     default: 5
 """
@@ -62,37 +71,57 @@ EXAMPLES = r"""
 - name: Snapshot the app's SQLite database while it runs
   emergency.rollback.sqlite_snapshot:
     path: /srv/blog/shared/blog.sqlite3
-    name: before-release-42
+    snapshot_id: before-release-42
 
 - name: Put it back
   emergency.rollback.sqlite_snapshot:
     path: /srv/blog/shared/blog.sqlite3
     state: restored
-    name: before-release-42
+    snapshot: before-release-42
 """
 
 RETURN = r"""
-snapshot_id:
-  description: The snapshot taken, found or restored.
-  returned: success
-  type: str
-pre_restore_snapshot_id:
-  description: Snapshot of the live database taken just before a restore.
-  returned: when a restore ran
-  type: str
+snapshot:
+  description:
+    - The snapshot this run took, C(null) when it took none (or in check mode).
+    - With V(snapshot), the snapshot taken, or the existing one named by O(snapshot_id).
+    - With V(restored), the safety copy of the live database taken just before the restore.
+  returned: always
+  type: dict
+  sample: &snapshot_sample
+    id: before-release-42
+    path: /var/lib/emergency-rollback/snapshots/database/before-release-42
+  contains: &snapshot_ref
+    id:
+      description: Snapshot id.
+      type: str
+      sample: before-release-42
+    path:
+      description: Directory of the snapshot in the snapshot store.
+      type: str
+      sample: /var/lib/emergency-rollback/snapshots/database/before-release-42
+restored_from:
+  description: With V(restored), the snapshot put back (or that would be); C(null) otherwise.
+  returned: always
+  type: dict
+  sample: *snapshot_sample
+  contains: *snapshot_ref
 row_counts:
   description: Rows per table of the snapshot (or of the live database after a restore).
-  returned: success
+  returned: success, except for a snapshot only planned in check mode
   type: dict
+  sample: {"posts": 100, "users": 12}
 content_sha256:
   description: Digest of the logical content (the SQL dump) of the snapshot.
-  returned: success
+  returned: success, except for a snapshot only planned in check mode
   type: str
+  sample: 3a7bd3e2360a3d29eea436fcfb7e44c735d117c42d1c1835420b6b9942dd4f1b
 pruned:
   description: Snapshot ids deleted by retention.
-  returned: when a snapshot was taken
+  returned: success
   type: list
   elements: str
+  sample: [sqlite-blog.sqlite3-20261101T120000Z]
 """
 
 import os
@@ -105,8 +134,13 @@ from ansible_collections.emergency.rollback.plugins.module_utils._pg import DbSn
 from ansible_collections.emergency.rollback.plugins.module_utils._snapshot import (
     SnapshotCorrupt,
     SnapshotError,
+    SnapshotNotFound,
+    snapshot_ref,
     validate_id,
 )
+
+# Snapshots a restore takes of the live database: never a candidate for latest or previous.
+SAFETY_KIND = "pre-restore"
 
 
 class SqliteSnapshots:
@@ -119,7 +153,10 @@ class SqliteSnapshots:
     def ids(self):
         return [m["id"] for m in self.snaps.list()]
 
-    def take(self, snapshot_id):
+    def ref(self, meta):
+        return snapshot_ref(meta["id"], self.snaps.dir_of(meta))
+
+    def take(self, snapshot_id, kind="snapshot"):
         """Backup into a staged snapshot; integrity-checked before it is listed."""
         with self.snaps.store.staging(snapshot_id, source="sqlite:%s" % self.path) as stage:
             dest = stage.file(_sqlite.FILE_NAME)
@@ -130,69 +167,85 @@ class SqliteSnapshots:
             stage.metadata.update(
                 engine=_sqlite.ENGINE,
                 database=self.path,
+                kind=kind,
                 row_counts=counts,
                 content_sha256=_sqlite.content_sha256(dest),
                 dump=_sqlite.FILE_NAME,
             )
         return stage.meta
 
-    def present(self):
+    def resolve(self, ref):
+        if ref not in ("latest", "previous"):
+            return self.snaps.get(ref)
+        taken = [m for m in self.snaps.list() if m["metadata"].get("kind", "snapshot") != SAFETY_KIND]
+        index = -1 if ref == "latest" else -2
+        if len(taken) < -index:
+            raise SnapshotNotFound(
+                "no %s snapshot of %s taken with state=snapshot (%d taken)" % (ref, self.path, len(taken))
+            )
+        return taken[index]
+
+    def described(self, meta, **result):
+        return dict(
+            result,
+            row_counts=meta["metadata"].get("row_counts", {}),
+            content_sha256=meta["metadata"].get("content_sha256"),
+        )
+
+    def snapshot(self):
         step = Step(self.module, "database", "sqlite_snapshot")
-        name = self.p["name"]
-        if name:
+        name = self.p["snapshot_id"]
+        if name and self.snaps.store.exists(name):
             try:
-                validate_id(name)
-            except SnapshotError as err:
-                self.module.fail_json(msg="sqlite_snapshot: %s" % err)
-            if self.snaps.store.exists(name):
-                try:
-                    meta = self.snaps.store.verify(name)
-                except SnapshotCorrupt as err:
-                    step.fail("sqlite_snapshot: snapshot %s exists but is corrupt (%s); not replacing it" % (name, err))
-                self.module.exit_json(changed=False, pruned=[], **self.described(meta))
-        if not os.path.isfile(self.path):
+                meta = self.snaps.store.verify(name)
+            except SnapshotCorrupt as err:
+                step.fail("sqlite_snapshot: snapshot %s exists but is corrupt (%s); not replacing it" % (name, err))
+            self.module.exit_json(
+                changed=False, **self.described(meta, snapshot=self.ref(meta), restored_from=None, pruned=[])
+            )
+        elif not os.path.isfile(self.path):
             self.module.fail_json(msg="sqlite_snapshot: %s does not exist; nothing was copied" % self.path)
-        snapshot_id = name or _sqlite.snapshot_id_for(self.path)
-        before = self.ids()
-        if self.module.check_mode:
+        elif self.module.check_mode:
+            before = self.ids()
             self.module.exit_json(
                 changed=True,
-                snapshot_id=snapshot_id,
-                diff=dict(before={"snapshots": before}, after={"snapshots": before + [snapshot_id]}),
+                snapshot=None,
+                restored_from=None,
+                pruned=[],
+                diff=dict(
+                    before={"snapshots": before},
+                    after={"snapshots": before + [name or _sqlite.snapshot_id_for(self.path)]},
+                ),
             )
+        else:
+            self.take_and_prune(step, name or _sqlite.snapshot_id_for(self.path))
+
+    def take_and_prune(self, step, snapshot_id):
+        before = self.ids()
         try:
             meta = self.take(snapshot_id)
             pruned = self.snaps.prune(self.p["keep"], protect=(snapshot_id,))
         except (SnapshotError, _sqlite.SqliteError, _sqlite.sqlite3.Error, OSError) as err:
             step.fail("sqlite_snapshot: cannot snapshot %s: %s; nothing was kept" % (self.path, err))
-        result = self.described(meta)
+        result = self.described(meta, snapshot=self.ref(meta), restored_from=None, pruned=pruned)
         step.exit(
             True,
             message="copied %s (%d rows)" % (self.path, sum(result["row_counts"].values())),
             journal_fields={"to": snapshot_id, "snapshot": self.snaps.dir_of(meta), "pruned": pruned},
             diff=dict(before={"snapshots": before}, after={"snapshots": self.ids()}),
-            pruned=pruned,
             **result,
-        )
-
-    def described(self, meta):
-        return dict(
-            snapshot_id=meta["id"],
-            row_counts=meta["metadata"].get("row_counts", {}),
-            content_sha256=meta["metadata"].get("content_sha256"),
         )
 
     def restored(self):
         step = Step(self.module, "database", "sqlite_restore")
         try:
-            meta = self.snaps.get(self.p["name"] or "latest")
+            meta = self.resolve(self.p["snapshot"])
         except SnapshotError as err:
             self.module.fail_json(msg="sqlite_snapshot: %s; nothing was changed" % err)
-        snap_file = self.snaps.file_of(meta)
         fields = {"to": meta["id"], "snapshot": self.snaps.dir_of(meta)}
         try:
             self.snaps.store.verify(meta)
-            check = _sqlite.integrity(snap_file)
+            check = _sqlite.integrity(self.snaps.file_of(meta))
             if check != "ok":
                 raise SnapshotError("integrity_check: %s" % check)
         except (SnapshotError, _sqlite.SqliteError) as err:
@@ -200,49 +253,52 @@ class SqliteSnapshots:
                 "sqlite_snapshot: refusing snapshot %s: %s; %s untouched" % (meta["id"], err, self.path),
                 journal_fields=fields,
             )
-        result = self.described(meta)
+        result = self.described(meta, snapshot=None, restored_from=self.ref(meta), pruned=[])
         live_digest = _sqlite.content_sha256(self.path) if os.path.isfile(self.path) else None
-        if live_digest == meta["metadata"].get("content_sha256"):
-            self.module.exit_json(changed=False, **result)
         diff = dict(
             before={"path": self.path, "content_sha256": live_digest},
             after={"path": self.path, "content_sha256": result["content_sha256"], "snapshot": meta["id"]},
         )
-        if self.module.check_mode:
+        if live_digest == meta["metadata"].get("content_sha256"):
+            self.module.exit_json(changed=False, **result)
+        elif self.module.check_mode:
             self.module.exit_json(changed=True, diff=diff, **result)
-        pre_id = None
+        else:
+            self.restore_live(step, meta, live_digest is not None, fields, diff, result)
+
+    def restore_live(self, step, meta, live_exists, fields, diff, result):
+        """Safety copy of the live file, then the snapshot into it, then check what is live."""
+        pre = None
         try:
-            if live_digest is not None:
-                pre_id = self.take(_sqlite.snapshot_id_for(self.path)).get("id")
-            counts = _sqlite.restore_into(snap_file, self.path)
+            if live_exists:
+                pre = self.take(_sqlite.snapshot_id_for(self.path), kind=SAFETY_KIND)
+                result["snapshot"] = self.ref(pre)
+            counts = _sqlite.restore_into(self.snaps.file_of(meta), self.path)
             check = _sqlite.integrity(self.path)
             digest = _sqlite.content_sha256(self.path)
         except (SnapshotError, _sqlite.SqliteError, _sqlite.sqlite3.Error, OSError) as err:
             step.fail(
                 "sqlite_snapshot: restore of %s into %s failed: %s (pre-restore snapshot: %s)"
-                % (meta["id"], self.path, err, pre_id or "none"),
+                % (meta["id"], self.path, err, pre["id"] if pre else "none"),
                 journal_fields=fields,
+                **result,
             )
-        if check != "ok" or digest != result["content_sha256"]:
+        pre_id = pre["id"] if pre else None
+        meta_digest = result["content_sha256"]
+        if check != "ok" or digest != meta_digest:
             step.fail(
                 "sqlite_snapshot: %s after the restore of %s: integrity_check %s, content %s; restore the "
                 "pre-restore snapshot %s"
-                % (
-                    self.path,
-                    meta["id"],
-                    check,
-                    "matches" if digest == result["content_sha256"] else "differs",
-                    pre_id,
-                ),
+                % (self.path, meta["id"], check, "matches" if digest == meta_digest else "differs", pre_id),
                 journal_fields=fields,
+                **result,
             )
-        self.snaps.prune(self.p["keep"], protect=(meta["id"], pre_id))
+        result["pruned"] = self.snaps.prune(self.p["keep"], protect=(meta["id"], pre_id))
         result["row_counts"] = counts
         step.exit(
             True,
             message="%s restored from %s; previous content kept as snapshot %s" % (self.path, meta["id"], pre_id),
             journal_fields=dict(fields, from_=pre_id),
-            pre_restore_snapshot_id=pre_id,
             diff=diff,
             **result,
         )
@@ -253,19 +309,27 @@ def main():
         argument_spec=with_common(
             dict(
                 path=dict(type="path", required=True),
-                state=dict(type="str", choices=["present", "restored"], default="present"),
-                name=dict(type="str"),
+                state=dict(type="str", choices=["snapshot", "restored"], default="snapshot"),
+                snapshot_id=dict(type="str"),
+                snapshot=dict(type="str", default="latest"),
                 keep=dict(type="int", default=5),
             )
         ),
         supports_check_mode=True,
     )
-    if module.params["keep"] < 0:
-        module.fail_json(msg="sqlite_snapshot: keep must be 0 (keep all) or more")
+    p = module.params
+    if p["keep"] < 0:
+        module.fail_json(msg="sqlite_snapshot: keep must be 0 (keep all) or more; nothing was changed")
+    if p["snapshot_id"]:
+        try:
+            validate_id(p["snapshot_id"])
+        except SnapshotError as err:
+            module.fail_json(msg="sqlite_snapshot: %s; nothing was changed" % err)
     runner = SqliteSnapshots(module)
-    if module.params["state"] == "present":
-        runner.present()
-    runner.restored()
+    if p["state"] == "snapshot":
+        runner.snapshot()
+    else:
+        runner.restored()
 
 
 if __name__ == "__main__":

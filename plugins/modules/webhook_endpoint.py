@@ -20,7 +20,7 @@ description:
     URL template and JSON body template."
   - Before a change, the endpoint's current URL, events and enabled state are written to the
     snapshot store (component C(webhooks)) so the rollback itself can be undone with
-    O(from_snapshot). An identical latest snapshot of the same endpoint is reused.
+    O(snapshot). An identical latest snapshot of the same endpoint is reused.
   - After the update the endpoint is read back. When it does not show what was asked, the
     previous values are put back and the task fails.
   - Requests are retried on network errors, HTTP 429 and 5xx, waiting what C(Retry-After) says
@@ -30,7 +30,7 @@ description:
 author:
   - emergency.rollback maintainers (@emergency-rollback)
 extends_documentation_fragment:
-  - emergency.rollback.common
+  - emergency.rollback._common
 attributes:
   check_mode:
     support: full
@@ -56,17 +56,19 @@ options:
     description:
       - Id of the endpoint at the provider (C(we_...) for Stripe, C(wbhk_...) for Square).
       - Required for the C(generic) provider.
+      - One of O(endpoint_id), O(match_url) and O(snapshot) says which endpoint.
     type: str
   match_url:
     description:
       - Find the endpoint by its current URL instead of its id (C(stripe) and C(square) list
         every endpoint). An endpoint still pointing at O(match_url) is preferred; when none
         does, one already pointing at O(url) is taken (the change was done before).
+      - Not with the C(generic) provider, which cannot list endpoints (mutually exclusive with O(generic)).
     type: str
   url:
     description:
       - The URL the endpoint must send events to.
-      - Required with O(state=present) unless O(from_snapshot) is given.
+      - Required with O(state=present) unless O(snapshot) is given.
     type: str
   events:
     description:
@@ -77,10 +79,11 @@ options:
     description:
       - Whether the endpoint must be enabled. Omit to keep its state.
     type: bool
-  from_snapshot:
+  snapshot:
     description:
-      - Id of a snapshot this module took (returned as RV(snapshot)); the endpoint is put back
+      - Id of a snapshot this module took (returned as RV(snapshot.id)); the endpoint is put back
         to the url, events and enabled state recorded in it. Undoes a rollback.
+      - Mutually exclusive with O(url), O(events) and O(enabled).
     type: str
   api_key:
     description:
@@ -224,7 +227,7 @@ EXAMPLES = r"""
   emergency.rollback.webhook_endpoint:
     provider: stripe
     endpoint_id: we_1Mr5jULkdIwHu7ix1ibLTM0x
-    from_snapshot: "{{ stripe_hook.snapshot }}"
+    snapshot: "{{ stripe_hook.snapshot.id }}"
     api_key: "{{ vault_stripe_secret_key }}"
 """
 
@@ -240,20 +243,39 @@ previous:
   type: dict
   sample: {"id": "we_123", "url": "https://green.example.com/hooks", "events": ["charge.failed"], "enabled": true}
 snapshot:
-  description: Id of the snapshot holding the previous state; null when nothing changed or in check mode.
+  description:
+    - The snapshot holding the endpoint's state before this run (taken, or an identical latest one reused).
+    - C(null) when nothing changed, or in check mode.
   returned: always
-  type: str
-  sample: stripe-we_123-20261123T190102.123456Z-1a2b3c
-snapshot_path:
-  description: Directory of that snapshot in the snapshot store.
-  returned: when a snapshot was taken or reused
-  type: str
-  sample: /var/lib/emergency-rollback/snapshots/webhooks/stripe-we_123-20261123T190102.123456Z-1a2b3c
+  type: dict
+  sample: &snapshot_sample
+    id: stripe-we_123-20261123T190102.123456Z-1a2b3c
+    path: /var/lib/emergency-rollback/snapshots/webhooks/stripe-we_123-20261123T190102.123456Z-1a2b3c
+  contains: &snapshot_ref
+    id:
+      description: Snapshot id.
+      type: str
+      sample: stripe-we_123-20261123T190102.123456Z-1a2b3c
+    path:
+      description: Directory of the snapshot in the snapshot store.
+      type: str
+      sample: /var/lib/emergency-rollback/snapshots/webhooks/stripe-we_123-20261123T190102.123456Z-1a2b3c
+restored_from:
+  description: With O(snapshot), the snapshot whose state the endpoint was put back to; C(null) otherwise.
+  returned: always
+  type: dict
+  sample: *snapshot_sample
+  contains: *snapshot_ref
 duration_s:
   description: Wall time of the task, in seconds.
-  returned: always
+  returned: success, except in check mode where a change or a new snapshot is only planned
   type: float
   sample: 0.12
+journal_entry:
+  description: The line appended to the host journal.
+  returned: when a journal line was written (O(journal=true), not in check mode)
+  type: dict
+  sample: {"component": "webhooks", "action": "repoint", "result": "changed", "from": "https://green.example.com/hooks"}
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -262,16 +284,187 @@ from ansible_collections.emergency.rollback.plugins.module_utils._common import 
 from ansible_collections.emergency.rollback.plugins.module_utils._snapshot import SnapshotError
 from ansible_collections.emergency.rollback.plugins.module_utils._webhooks import (
     EndpointSnapshots,
-    HttpClient,
     WebhookError,
     check_http_url,
+    client_from_params,
     differences,
     http_argument_spec,
+    http_params_error,
     make_adapter,
     normalise,
     plan_change,
     state_after_failure,
 )
+
+NAME = "webhook_endpoint"
+
+
+class Target:
+    """The endpoint to change and what it must look like, once resolved."""
+
+    def __init__(self, endpoint_id, url, events, enabled, restored_from=None):
+        self.endpoint_id = endpoint_id
+        self.url = url
+        self.events = events
+        self.enabled = enabled
+        self.restored_from = restored_from
+
+
+class WebhookEndpoint:
+    def __init__(self, module):
+        self.module = module
+        self.p = module.params
+        self.provider = self.p["provider"]
+        self.step = Step(module, "webhooks", "snapshot" if self.p["state"] == "snapshot" else "repoint")
+        secrets = [self.p["api_key"]] if self.p["api_key"] else []
+        self.adapter = make_adapter(
+            self.provider,
+            client_from_params(self.p, secrets),
+            base_url=self.p["api_base_url"],
+            api_key=self.p["api_key"],
+            api_version=self.p["api_version"],
+            generic=self.p["generic"],
+        )
+        self.snapshots = EndpointSnapshots(self.p["state_dir"], self.provider, self.adapter.base_url)
+
+    def refuse(self, msg):
+        self.step.refuse("%s: %s; nothing was changed" % (NAME, msg))
+
+    def resolve_target(self):
+        """Which endpoint, and the url/events/enabled it must have (from the options or from O(snapshot))."""
+        p = self.p
+        if not p["snapshot"]:
+            return Target(p["endpoint_id"], p["url"], p["events"], p["enabled"])
+        try:
+            meta, recorded = self.snapshots.load(p["snapshot"])
+        except (SnapshotError, OSError, ValueError, KeyError) as err:
+            self.refuse("cannot use snapshot %s: %s" % (p["snapshot"], err))
+        snapped_id = meta["metadata"]["endpoint_id"]
+        if p["endpoint_id"] and p["endpoint_id"] != snapped_id:
+            self.refuse("snapshot %s is of endpoint %s, not %s" % (p["snapshot"], snapped_id, p["endpoint_id"]))
+        return Target(snapped_id, recorded["url"], recorded["events"], recorded["enabled"], self.snapshots.ref(meta))
+
+    def run(self):
+        target = self.resolve_target()
+        who = target.endpoint_id or "at %s" % self.p["match_url"]
+        try:
+            current = self.adapter.find(target.endpoint_id, match_urls=(self.p["match_url"], target.url))
+        except WebhookError as err:
+            self.step.fail(
+                "%s: %s; nothing was changed" % (NAME, err), journal_fields={"to": target.url, "endpoint": who}
+            )
+        if self.p["state"] == "snapshot":
+            self.snapshot_only(current)
+        else:
+            self.apply_and_verify(current, target)
+
+    def snapshot_only(self, current):
+        """state=snapshot: store the endpoint as it is, change nothing at the provider."""
+        before = normalise(current)
+        result = dict(endpoint=before, previous=before, snapshot=None, restored_from=None)
+        if self.module.check_mode:
+            latest = self.snapshots.latest(current["id"])
+            fresh = latest is None or (latest.get("metadata") or {}).get("endpoint") != before
+            self.module.exit_json(changed=fresh, **result)
+            return
+        try:
+            meta, created = self.snapshots.ensure(current)
+        except (SnapshotError, OSError) as err:
+            self.step.fail("%s: cannot snapshot %s endpoint %s: %s" % (NAME, self.provider, current["id"], err))
+        result["snapshot"] = self.snapshots.ref(meta)
+        self.step.exit(
+            created,
+            message="%s endpoint %s points at %s" % (self.provider, current["id"], before["url"]),
+            journal_fields={"from_": before["url"], "snapshot": meta["id"], "endpoint": current["id"]},
+            **result,
+        )
+
+    def apply_and_verify(self, current, target):
+        """Plan; when the endpoint differs: snapshot it, update it, read it back (and revert a wrong read-back)."""
+        endpoint_id = current["id"]
+        before = normalise(current)
+        changed, after = plan_change(current, target.url, target.events, target.enabled)
+        diff = {"before": before, "after": after}
+        fields = {"from_": before["url"], "to": target.url, "endpoint": endpoint_id, "provider": self.provider}
+        result = dict(previous=before, snapshot=None, restored_from=target.restored_from, diff=diff)
+        if not changed:
+            self.step.exit(
+                False,
+                message="%s endpoint %s already points at %s" % (self.provider, endpoint_id, target.url),
+                journal_fields=fields,
+                endpoint=before,
+                **result,
+            )
+            return
+        if self.module.check_mode:
+            self.module.exit_json(changed=True, endpoint=after, **result)
+            return
+        try:
+            meta, _created = self.snapshots.ensure(current)
+        except (SnapshotError, OSError) as err:
+            self.step.fail(
+                "%s: cannot snapshot %s endpoint %s before changing it: %s; nothing was changed"
+                % (NAME, self.provider, endpoint_id, err),
+                journal_fields=fields,
+            )
+        fields["snapshot"] = meta["id"]
+        result["snapshot"] = self.snapshots.ref(meta)
+        try:
+            self.adapter.update(endpoint_id, target.url, target.events, target.enabled)
+        except WebhookError as err:
+            self.step.fail(
+                "%s: %s; %s" % (NAME, err, state_after_failure(self.adapter, endpoint_id, err, before, meta)),
+                journal_fields=fields,
+                **result,
+            )
+        readback = self.read_back_and_revert(endpoint_id, before, after, meta, fields, result)
+        self.step.exit(
+            True,
+            message="%s endpoint %s re-pointed from %s to %s" % (self.provider, endpoint_id, before["url"], target.url),
+            journal_fields=fields,
+            endpoint=readback,
+            **result,
+        )
+
+    def read_back_and_revert(self, endpoint_id, before, after, meta, fields, result):
+        """The endpoint as the provider shows it after the update; fails (reverting) when it is not what was asked."""
+        try:
+            readback = normalise(self.adapter.get(endpoint_id))
+        except WebhookError as err:
+            self.step.fail("%s: updated but could not read back: %s" % (NAME, err), journal_fields=fields, **result)
+        wrong = differences(after, readback)
+        if not wrong:
+            return readback
+        why = ", ".join("%s is %r, expected %r" % (key, readback[key], after[key]) for key in wrong)
+        try:
+            self.adapter.update(endpoint_id, before["url"], before["events"], before["enabled"])
+            undone, outcome = "put back to snapshot %s" % meta["id"], "reverted"
+        except WebhookError as err:
+            undone = "putting it back failed too (%s); restore from snapshot %s" % (err, meta["id"])
+            outcome = "failed"
+        self.step.fail(
+            "%s: %s endpoint %s read back wrong after the update (%s); %s"
+            % (NAME, self.provider, endpoint_id, why, undone),
+            journal_fields=fields,
+            result=outcome,
+            endpoint=readback,
+            **result,
+        )
+        return None
+
+
+def check_input(module):
+    """Value checks the argument spec cannot declare; each fails with nothing changed."""
+    p = module.params
+    problem = http_params_error(p)
+    if problem:
+        module.fail_json(msg="%s: %s; nothing was changed" % (NAME, problem))
+    try:
+        for option in ("url", "match_url", "api_base_url"):
+            if p[option]:
+                check_http_url(p[option], option)
+    except WebhookError as err:
+        module.fail_json(msg="%s: %s; nothing was changed" % (NAME, err))
 
 
 def main():
@@ -285,7 +478,7 @@ def main():
                 url=dict(type="str"),
                 events=dict(type="list", elements="str"),
                 enabled=dict(type="bool"),
-                from_snapshot=dict(type="str"),
+                snapshot=dict(type="str"),
                 api_key=dict(type="str", no_log=True),
                 api_base_url=dict(type="str"),
                 api_version=dict(type="str"),
@@ -310,156 +503,20 @@ def main():
             ("provider", "generic", ("generic", "endpoint_id")),
             ("provider", "stripe", ("api_key",)),
             ("provider", "square", ("api_key",)),
-            ("state", "present", ("url", "from_snapshot"), True),
+            ("state", "present", ("url", "snapshot"), True),
         ],
-        mutually_exclusive=[("url", "from_snapshot"), ("events", "from_snapshot"), ("enabled", "from_snapshot")],
+        required_one_of=[("endpoint_id", "match_url", "snapshot")],
+        mutually_exclusive=[
+            ("url", "snapshot"),
+            ("events", "snapshot"),
+            ("enabled", "snapshot"),
+            # the generic provider (which requires generic) cannot list endpoints to match
+            ("match_url", "generic"),
+        ],
         supports_check_mode=True,
     )
-    p = module.params
-    provider = p["provider"]
-    name = "webhook_endpoint"
-    action = "snapshot" if p["state"] == "snapshot" else "repoint"
-    step = Step(module, "webhooks", action)
-
-    if not p["endpoint_id"] and not p["match_url"] and not p["from_snapshot"]:
-        module.fail_json(msg="%s: give endpoint_id or match_url to say which %s endpoint" % (name, provider))
-    if provider == "generic" and p["match_url"]:
-        module.fail_json(msg="%s: the generic provider cannot list endpoints; use endpoint_id, not match_url" % name)
-    if p["retries"] < 0 or p["timeout"] <= 0 or p["backoff"] < 0:
-        module.fail_json(msg="%s: retries and backoff must not be negative and timeout must be positive" % name)
-    try:
-        for option in ("url", "match_url", "api_base_url"):
-            if p[option]:
-                check_http_url(p[option], option)
-    except WebhookError as err:
-        module.fail_json(msg="%s: %s; nothing was changed" % (name, err))
-
-    client = HttpClient(
-        timeout=p["timeout"],
-        retries=p["retries"],
-        backoff=p["backoff"],
-        max_retry_after=p["max_retry_after"],
-        validate_certs=p["validate_certs"],
-        ca_path=p["ca_path"],
-        secrets=[p["api_key"]] if p["api_key"] else [],
-    )
-    adapter = make_adapter(
-        provider,
-        client,
-        base_url=p["api_base_url"],
-        api_key=p["api_key"],
-        api_version=p["api_version"],
-        generic=p["generic"],
-    )
-    snapshots = EndpointSnapshots(p["state_dir"], provider, adapter.base_url)
-
-    url, events, enabled, endpoint_id = p["url"], p["events"], p["enabled"], p["endpoint_id"]
-    if p["from_snapshot"]:
-        try:
-            meta, recorded = snapshots.load(p["from_snapshot"])
-        except (SnapshotError, OSError, ValueError, KeyError) as err:
-            module.fail_json(
-                msg="%s: cannot use snapshot %s: %s; nothing was changed" % (name, p["from_snapshot"], err)
-            )
-        snapped_id = meta["metadata"]["endpoint_id"]
-        if endpoint_id and endpoint_id != snapped_id:
-            module.fail_json(
-                msg="%s: snapshot %s is of endpoint %s, not %s; nothing was changed"
-                % (name, p["from_snapshot"], snapped_id, endpoint_id)
-            )
-        endpoint_id = snapped_id
-        url, events, enabled = recorded["url"], recorded["events"], recorded["enabled"]
-
-    who = endpoint_id or "at %s" % p["match_url"]
-    try:
-        current = adapter.find(endpoint_id, match_urls=(p["match_url"], url))
-    except WebhookError as err:
-        step.fail("%s: %s; nothing was changed" % (name, err), journal_fields={"to": url, "endpoint": who})
-    endpoint_id = current["id"]
-    before = normalise(current)
-
-    if p["state"] == "snapshot":
-        if module.check_mode:
-            latest = snapshots.latest(endpoint_id)
-            fresh = latest is None or (latest.get("metadata") or {}).get("endpoint") != before
-            module.exit_json(changed=fresh, endpoint=before, previous=before, snapshot=None)
-        try:
-            meta, created = snapshots.ensure(current)
-        except (SnapshotError, OSError) as err:
-            step.fail("%s: cannot snapshot %s endpoint %s: %s" % (name, provider, endpoint_id, err))
-        step.exit(
-            created,
-            message="%s endpoint %s points at %s" % (provider, endpoint_id, before["url"]),
-            journal_fields={"from_": before["url"], "snapshot": meta["id"], "endpoint": endpoint_id},
-            endpoint=before,
-            previous=before,
-            snapshot=meta["id"],
-            snapshot_path=snapshots.path(meta),
-        )
-
-    changed, after = plan_change(current, url, events, enabled)
-    diff = {"before": before, "after": after}
-    fields = {"from_": before["url"], "to": url, "endpoint": endpoint_id, "provider": provider}
-    if not changed:
-        step.exit(
-            False,
-            message="%s endpoint %s already points at %s" % (provider, endpoint_id, url),
-            journal_fields=fields,
-            endpoint=before,
-            previous=before,
-            snapshot=None,
-            diff=diff,
-        )
-    if module.check_mode:
-        module.exit_json(changed=True, endpoint=after, previous=before, snapshot=None, diff=diff)
-
-    try:
-        meta, _created = snapshots.ensure(current)
-    except (SnapshotError, OSError) as err:
-        step.fail(
-            "%s: cannot snapshot %s endpoint %s before changing it: %s; nothing was changed"
-            % (name, provider, endpoint_id, err),
-            journal_fields=fields,
-        )
-    fields["snapshot"] = meta["id"]
-    extra = dict(previous=before, snapshot=meta["id"], snapshot_path=snapshots.path(meta), diff=diff)
-
-    try:
-        adapter.update(endpoint_id, url, events, enabled)
-    except WebhookError as err:
-        step.fail(
-            "%s: %s; %s" % (name, err, state_after_failure(adapter, endpoint_id, err, before, meta)),
-            journal_fields=fields,
-            **extra,
-        )
-    try:
-        readback = normalise(adapter.get(endpoint_id))
-    except WebhookError as err:
-        step.fail("%s: updated but could not read back: %s" % (name, err), journal_fields=fields, **extra)
-    wrong = differences(after, readback)
-    if wrong:
-        why = ", ".join("%s is %r, expected %r" % (key, readback[key], after[key]) for key in wrong)
-        try:
-            adapter.update(endpoint_id, before["url"], before["events"], before["enabled"])
-            undone = "put back to snapshot %s" % meta["id"]
-            outcome = "reverted"
-        except WebhookError as err:
-            undone = "putting it back failed too (%s); restore from snapshot %s" % (err, meta["id"])
-            outcome = "failed"
-        step.fail(
-            "%s: %s endpoint %s read back wrong after the update (%s); %s" % (name, provider, endpoint_id, why, undone),
-            journal_fields=fields,
-            result=outcome,
-            endpoint=readback,
-            **extra,
-        )
-    step.exit(
-        True,
-        message="%s endpoint %s re-pointed from %s to %s" % (provider, endpoint_id, before["url"], url),
-        journal_fields=fields,
-        endpoint=readback,
-        **extra,
-    )
+    check_input(module)
+    WebhookEndpoint(module).run()
 
 
 if __name__ == "__main__":

@@ -64,9 +64,11 @@ def test_flushdb_flushall_and_failures(playbook, redis_factory, state_dir):
     base = {"backend": "redis", "port": server.port, "state_dir": str(state_dir)}
     tasks = [
         {"name": "no mode", FLUSH: base, "ignore_errors": True},
-        {"name": "flushdb check", FLUSH: dict(base, db=1, flushdb=True), "check_mode": True},
-        {"name": "flushdb", FLUSH: dict(base, db=1, flushdb=True)},
-        {"name": "flushdb again", FLUSH: dict(base, db=1, flushdb=True)},
+        {"name": "two modes", FLUSH: dict(base, patterns=["keep:*"], flushall=True), "ignore_errors": True},
+        {"name": "flushdb false", FLUSH: dict(base, flushdb=False), "ignore_errors": True},
+        {"name": "flushdb check", FLUSH: dict(base, redis_db=1, flushdb=True), "check_mode": True},
+        {"name": "flushdb", FLUSH: dict(base, redis_db=1, flushdb=True)},
+        {"name": "flushdb again", FLUSH: dict(base, redis_db=1, flushdb=True)},
         {"name": "db0 size", "ansible.builtin.command": {"argv": ["redis-cli", "-p", str(server.port), "dbsize"]}},
         {"name": "flushall", FLUSH: dict(base, flushall=True)},
         {
@@ -78,7 +80,15 @@ def test_flushdb_flushall_and_failures(playbook, redis_factory, state_dir):
     run = playbook([{"hosts": "all", "gather_facts": False, "tasks": tasks}])
     no_mode = run.task_results("no mode")[0]
     assert no_mode["event"] == "runner_on_failed"
-    assert "needs exactly one of patterns, flushdb or flushall" in no_mode["res"]["msg"]
+    assert no_mode["res"]["msg"] == "backend is redis but any of the following are missing: patterns, flushdb, flushall"
+    two = run.task_results("two modes")[0]
+    assert two["event"] == "runner_on_failed"
+    assert two["res"]["msg"] == "parameters are mutually exclusive: patterns|flushdb|flushall"
+    false_mode = run.task_results("flushdb false")[0]
+    assert false_mode["event"] == "runner_on_failed"
+    assert false_mode["res"]["msg"] == (
+        "cache_flush: backend=redis needs patterns, flushdb=true or flushall=true; nothing was deleted"
+    )
     assert run.result("flushdb check")["keys_before"] == 15 and run.result("flushdb check")["changed"] is True
     assert run.result("flushdb")["total_deleted"] == 15 and run.result("flushdb")["changed"] is True
     assert run.result("flushdb again")["changed"] is False

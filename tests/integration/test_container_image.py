@@ -51,13 +51,15 @@ def test_rollback_to_previous_and_undo(four, images, state_dir):
     assert results[0]["diff"]["after"] == "%s:latest -> %s\n" % (repo, ids["v1"])
     # the replaced image is kept by a tag and recorded in the snapshot store
     assert podman("image", "inspect", "--format", "{{.Id}}", "%s:%s" % (repo, first["kept_tag"])) == ids["v2"]
-    meta = json.loads((state_dir / "snapshots" / "container" / first["snapshot"] / "meta.json").read_text())
+    assert first["snapshot"]["path"] == str(state_dir / "snapshots" / "container" / first["snapshot"]["id"])
+    meta = json.loads((state_dir / "snapshots" / "container" / first["snapshot"]["id"] / "meta.json").read_text())
     assert meta["metadata"]["image_id"] == ids["v2"]
     assert results[3]["snapshot"] is None
 
     undo_args = {k: v for k, v in args.items() if k != "to"}
-    undo = four("emergency.rollback.container_image", dict(undo_args, snapshot=first["snapshot"]))
+    undo = four("emergency.rollback.container_image", dict(undo_args, snapshot=first["snapshot"]["id"]))
     assert live(repo) == ids["v2"]
+    assert undo[1]["restored_from"] == first["snapshot"] and undo[0]["snapshot"] is None
     assert undo[1]["before_id"] == ids["v1"]
     journal = [json.loads(line) for line in (state_dir / "journal.jsonl").read_text().splitlines()]
     retags = [(e["action"], e["result"], e["from"], e["to"]) for e in journal]
@@ -93,13 +95,13 @@ def test_bad_input_changes_nothing(task, images, state_dir, args, reason):
     assert not (state_dir / "snapshots").exists()
 
 
-def test_keep_snapshots_prunes_old_kept_tags(task, images, state_dir):
+def test_keep_prunes_old_kept_tags(task, images, state_dir):
     repo, ids = images
     kept = []
     for target in ("v1", "v2", "v1"):
         event, res, _ = task(
             "emergency.rollback.container_image",
-            {"image": repo, "to": target, "keep_snapshots": 2, "state_dir": str(state_dir)},
+            {"image": repo, "to": target, "keep": 2, "state_dir": str(state_dir)},
         )
         assert event == "runner_on_ok", res
         kept.append(res["kept_tag"])

@@ -42,7 +42,7 @@ def test_module_layout(module):
     )
     assert doc["module"] == module
     assert "check_mode" in doc["attributes"] and "diff_mode" in doc["attributes"]
-    assert "emergency.rollback.common" in doc.get("extends_documentation_fragment", [])
+    assert "emergency.rollback._common" in doc.get("extends_documentation_fragment", [])
     examples = source.split("EXAMPLES = ", 1)[1].split("RETURN = ", 1)[0]
     assert "emergency.rollback.%s:" % module in examples
     assert source.rstrip().endswith('if __name__ == "__main__":\n    main()')
@@ -74,3 +74,16 @@ def test_role_argument_specs_mirror_defaults(role):
             assert opt.get("required") or opt.get("default") is None, (
                 "%s has a spec default but none in defaults/main.yml" % name
             )
+
+
+def test_private_common_fragment_documents_the_action_group():
+    """Every module extends emergency.rollback._common, so its action_group entry documents them all."""
+    source = (REPO / "plugins/doc_fragments/_common.py").read_text()
+    assert "PRIVATE" in source.split("class ModuleDocFragment", 1)[0]
+    tree = ast.parse(source)
+    [cls] = [n for n in tree.body if isinstance(n, ast.ClassDef)]
+    [doc] = [ast.literal_eval(n.value) for n in cls.body if isinstance(n, ast.Assign)]
+    group = yaml.safe_load(doc)["attributes"]["action_group"]
+    runtime = yaml.safe_load((REPO / "meta/runtime.yml").read_text())
+    assert group["support"] == "full"
+    assert group["membership"] == ["emergency.rollback.%s" % name for name in runtime["action_groups"]]

@@ -32,30 +32,32 @@ def test_snapshot_then_restore_four_runs_with_masked_diff(four, env_file, state_
     common = {"state_dir": str(state_dir), "run_id": "rb-7"}
     snap = four("emergency.rollback.config_snapshot", dict(common, paths=[str(env), str(compose)]))
     taken = snap[1]["snapshot"]
+    assert snap[0]["snapshot"] is None and taken["path"] == str(state_dir / "snapshots" / "config" / taken["id"])
     assert snap[3]["snapshot"] == taken
     # a bad deploy changes both files (and their mode)
     env.write_text("DB_HOST=db2\nDB_PASSWORD=hunter2-new\nENABLE_NEW_PAYMENT_FLOW=true\n")
     env.chmod(0o644)
     compose.write_text("services:\n  web:\n    image: shop:1.5.0\n")
-    restored = four("emergency.rollback.config_snapshot", dict(common, state="restore"))
+    restored = four("emergency.rollback.config_snapshot", dict(common, state="restored"))
     assert env.read_text() == ENV and "1.4.2" in compose.read_text()
     st = os.stat(env)
     assert (st.st_mode & 0o777, st.st_uid, st.st_gid) == (0o640, 1, 1)
-    assert restored[1]["snapshot"] == taken and restored[1]["safety_snapshot"]
+    assert restored[1]["restored_from"] == taken and restored[1]["snapshot"]["id"] != taken["id"]
+    assert restored[3]["restored_from"] == taken and restored[3]["snapshot"] is None
     diff_text = json.dumps(restored[0]["diff"])
     assert "db2" in diff_text and "DB_PASSWORD=********" in diff_text
     assert "hunter2" not in diff_text
     # the restore itself can be undone: the pre-restore snapshot holds the bad files
     undo = four(
         "emergency.rollback.config_snapshot",
-        dict(common, state="restore", snapshot=restored[1]["safety_snapshot"]),
+        dict(common, state="restored", snapshot=restored[1]["snapshot"]["id"]),
     )
     assert "db2" in env.read_text() and undo[1]["changed"]
     journal = [json.loads(line) for line in (state_dir / "journal.jsonl").read_text().splitlines()]
     assert [(j["component"], j["action"]) for j in journal] == [
         ("config", "snapshot"),
-        ("config", "restore"),
-        ("config", "restore"),
+        ("config", "restored"),
+        ("config", "restored"),
     ]
     assert "hunter2" not in (state_dir / "journal.jsonl").read_text()
 

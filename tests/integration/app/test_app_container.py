@@ -173,7 +173,7 @@ def test_container_rollback_then_undo(shop, playbook, tmp_path):
                         "name": "undo",
                         "emergency.rollback.container_image": {
                             "image": repo,
-                            "snapshot": retag["snapshot"],
+                            "snapshot": retag["snapshot"]["id"],
                             "state_dir": str(state),
                         },
                     }

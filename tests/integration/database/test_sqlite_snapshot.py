@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 
@@ -31,18 +32,20 @@ def count(path):
 
 
 def test_snapshot_and_restore_four_runs(four, sqlite_db, state_dir):
-    args = {"path": str(sqlite_db), "state_dir": str(state_dir), "name": "s1"}
+    args = {"path": str(sqlite_db), "state_dir": str(state_dir), "snapshot_id": "s1"}
     taken = four(M, args)
-    assert taken[1]["row_counts"] == {"posts": 100} and taken[3]["snapshot_id"] == "s1"
+    s1 = {"id": "s1", "path": str(state_dir / "snapshots/database/s1")}
+    assert taken[1]["row_counts"] == {"posts": 100} and taken[3]["snapshot"] == s1
     assert (state_dir / "snapshots/database/s1/files/db.sqlite").exists()
     conn = sqlite3.connect(sqlite_db)
     conn.execute("DELETE FROM posts WHERE id > 10")
     conn.commit()
     conn.close()
-    restored = four(M, dict(args, state="restored"))
+    restored = four(M, {"path": str(sqlite_db), "state_dir": str(state_dir), "state": "restored", "snapshot": "s1"})
     assert count(sqlite_db) == 100
-    pre = restored[1]["pre_restore_snapshot_id"]
-    assert pre and (state_dir / "snapshots/database" / pre).is_dir()
+    pre = restored[1]["snapshot"]
+    assert restored[1]["restored_from"] == s1 and os.path.isdir(pre["path"])
+    assert restored[3]["snapshot"] is None and restored[3]["restored_from"] == s1
     assert restored[0]["diff"]["after"]["snapshot"] == "s1"
 
 
@@ -64,13 +67,13 @@ def test_snapshot_is_consistent_while_the_app_writes(task, sqlite_db, state_dir)
         stop.set()
         thread.join()
     assert event == "runner_on_ok", res.get("msg")
-    copy = state_dir / "snapshots/database" / res["snapshot_id"] / "files/db.sqlite"
+    copy = state_dir / "snapshots/database" / res["snapshot"]["id"] / "files/db.sqlite"
     assert res["row_counts"]["posts"] == count(copy) >= 100
     assert sqlite3.connect(copy).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
 def test_corrupt_snapshot_refused_live_untouched(task, sqlite_db, state_dir):
-    args = {"path": str(sqlite_db), "state_dir": str(state_dir), "name": "s1"}
+    args = {"path": str(sqlite_db), "state_dir": str(state_dir), "snapshot_id": "s1"}
     assert task(M, args)[0] == "runner_on_ok"
     snap = state_dir / "snapshots/database/s1/files/db.sqlite"
     data = bytearray(snap.read_bytes())
@@ -80,6 +83,8 @@ def test_corrupt_snapshot_refused_live_untouched(task, sqlite_db, state_dir):
     conn.execute("DELETE FROM posts")
     conn.commit()
     conn.close()
-    event, res, _ = task(M, dict(args, state="restored"))
+    event, res, _ = task(
+        M, {"path": str(sqlite_db), "state_dir": str(state_dir), "state": "restored", "snapshot": "s1"}
+    )
     assert event == "runner_on_failed" and "refusing snapshot s1" in res["msg"] and "checksum mismatch" in res["msg"]
     assert count(sqlite_db) == 0

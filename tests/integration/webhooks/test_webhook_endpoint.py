@@ -64,7 +64,7 @@ def test_stripe_four_runs(stripe, four, state_dir):
 
     # the previous state is in the snapshot store and the journal points at it
     [snap] = snapshots(state_dir)
-    assert snap.name == real["snapshot"]
+    assert real["snapshot"] == {"id": snap.name, "path": str(snap)} and real["restored_from"] is None
     kept = json.loads((snap / "files" / "endpoint.json").read_text())
     assert kept["endpoint"] == before and kept["provider"] == "stripe"
     entries = journal(state_dir)
@@ -73,7 +73,7 @@ def test_stripe_four_runs(stripe, four, state_dir):
         ("webhooks", "repoint", "ok"),
     ]
     assert entries[0]["from"] == GREEN % "stripe" and entries[0]["to"] == BLUE % "stripe"
-    assert entries[0]["snapshot"] == real["snapshot"] and entries[0]["run_id"] == "rb-stripe"
+    assert entries[0]["snapshot"] == real["snapshot"]["id"] and entries[0]["run_id"] == "rb-stripe"
 
 
 def test_square_four_runs_found_by_url_across_pages(square, four, state_dir):
@@ -203,7 +203,7 @@ def test_4xx_names_the_endpoint_and_provider_message_and_changes_nothing(stripe,
     assert [(e["result"], e["to"]) for e in entries] == [("failed", BLUE % "stripe")] * 2
 
 
-def test_snapshot_state_then_undo_from_snapshot(stripe, playbook, state_dir):
+def test_snapshot_state_then_undo_with_snapshot(stripe, playbook, state_dir):
     hook = stripe.add(GREEN % "stripe", ["charge.failed"])
     common = {"provider": "stripe", "api_key": STRIPE_KEY, "api_base_url": stripe.url, "state_dir": str(state_dir)}
     play = {
@@ -213,8 +213,8 @@ def test_snapshot_state_then_undo_from_snapshot(stripe, playbook, state_dir):
             {"name": "snapshot", MODULE: dict(common, endpoint_id=hook, state="snapshot"), "register": "snap"},
             {"name": "snapshot again", MODULE: dict(common, endpoint_id=hook, state="snapshot")},
             {"name": "repoint", MODULE: dict(common, endpoint_id=hook, url=BLUE % "stripe"), "register": "moved"},
-            {"name": "undo", MODULE: dict(common, from_snapshot="{{ snap.snapshot }}")},
-            {"name": "undo again", MODULE: dict(common, from_snapshot="{{ snap.snapshot }}")},
+            {"name": "undo", MODULE: dict(common, snapshot="{{ snap.snapshot.id }}")},
+            {"name": "undo again", MODULE: dict(common, snapshot="{{ snap.snapshot.id }}")},
         ],
     }
     run = playbook(play)
@@ -227,6 +227,7 @@ def test_snapshot_state_then_undo_from_snapshot(stripe, playbook, state_dir):
     assert run.result("repoint")["snapshot"] == snap["snapshot"]
     undo = run.result("undo")
     assert undo["changed"] is True and undo["endpoint"]["url"] == GREEN % "stripe"
+    assert undo["restored_from"] == snap["snapshot"] and run.result("undo again")["restored_from"] == snap["snapshot"]
     assert run.result("undo again")["changed"] is False
     assert stripe.endpoints[hook]["url"] == GREEN % "stripe"
     assert len(stripe.seen("POST")) == 2

@@ -51,21 +51,25 @@ def test_sqlite_snapshot_module_cycle(tmp_path):
     conn.executemany("INSERT INTO t VALUES (?)", [(i,) for i in range(5)])
     conn.commit()
     conn.close()
-    args = {"path": str(db), "state_dir": str(tmp_path / "s"), "name": "one"}
+    args = {"path": str(db), "state_dir": str(tmp_path / "s"), "snapshot_id": "one"}
     ok, res = run(sqlite_snapshot, dict(args, _ansible_check_mode=True))
-    assert ok and res["changed"] and not (tmp_path / "s/snapshots").exists()
+    assert ok and res["changed"] and not (tmp_path / "s/snapshots").exists() and res["snapshot"] is None
     ok, res = run(sqlite_snapshot, args)
-    assert ok and res["changed"] and res["row_counts"] == {"t": 5}
+    one = {"id": "one", "path": str(tmp_path / "s/snapshots/database/one")}
+    assert ok and res["changed"] and res["row_counts"] == {"t": 5} and res["snapshot"] == one
     ok, res = run(sqlite_snapshot, args)
-    assert ok and not res["changed"]
+    assert ok and not res["changed"] and res["snapshot"] == one
     conn = sqlite3.connect(db)
     conn.execute("DELETE FROM t")
     conn.commit()
     conn.close()
-    ok, res = run(sqlite_snapshot, dict(args, state="restored", _ansible_check_mode=True))
+    restore = {"path": str(db), "state_dir": str(tmp_path / "s"), "state": "restored"}
+    ok, res = run(sqlite_snapshot, dict(restore, _ansible_check_mode=True))
     assert ok and res["changed"] and sqlite3.connect(db).execute("SELECT count(*) FROM t").fetchone()[0] == 0
-    ok, res = run(sqlite_snapshot, dict(args, state="restored"))
-    assert ok and res["changed"] and res["pre_restore_snapshot_id"].startswith("sqlite-app.db-")
+    ok, res = run(sqlite_snapshot, restore)
+    assert ok and res["changed"] and res["snapshot"]["id"].startswith("sqlite-app.db-")
+    assert res["restored_from"] == one
     assert sqlite3.connect(db).execute("SELECT count(*) FROM t").fetchone()[0] == 5
-    ok, res = run(sqlite_snapshot, dict(args, state="restored"))
-    assert ok and not res["changed"]
+    # the safety copy that restore took is never 'latest': a second run still means snapshot one
+    ok, res = run(sqlite_snapshot, restore)
+    assert ok and not res["changed"] and res["restored_from"] == one and res["snapshot"] is None

@@ -2,6 +2,9 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
+# Note that this doc fragment is **PRIVATE** to the collection. It can have breaking changes at any time.
+# Do not use this from other collections or standalone plugins/modules!
+
 from __future__ import annotations
 
 
@@ -9,6 +12,12 @@ class ModuleDocFragment:
     # Options every emergency.rollback module accepts, so module_defaults for
     # group/emergency.rollback.all can point a whole play at one state_dir and run_id.
     DOCUMENTATION = r"""
+attributes:
+  action_group:
+    description: Use C(group/emergency.rollback.all) in C(module_defaults) to set defaults for this module.
+    support: full
+    membership:
+      - emergency.rollback.all
 options:
   state_dir:
     description:
