@@ -50,7 +50,7 @@ options:
         type: str
   snapshot:
     description:
-      - Snapshot of O(db) whose time is the cut-off; an id, V(latest) or V(previous).
+      - Snapshot of O(database) whose time is the cut-off; an id, V(latest) or V(previous).
     type: str
     default: latest
   since:
@@ -62,7 +62,7 @@ options:
 EXAMPLES = r"""
 - name: How many orders would the rollback lose?
   emergency.rollback.data_loss_report:
-    db: shop
+    database: shop
     login_user: rollback
     login_password: "{{ vault_rollback_db_password }}"
     tables:
@@ -83,10 +83,12 @@ since:
   description: The cut-off used (ISO 8601, UTC).
   returned: success
   type: str
+  sample: "2026-11-23T18:45:01.123Z"
 snapshot_id:
   description: Snapshot whose time was used, null with O(since).
   returned: success
   type: str
+  sample: shop-20261123T184501.123456Z-1a2b3c
 tables:
   description: Per table, the rows newer than the cut-off and the sum of the amount column (as a string, exact).
   returned: success
@@ -97,6 +99,7 @@ rows_lost:
   description: Total of the rows newer than the cut-off.
   returned: success
   type: int
+  sample: 12
 """
 
 import datetime
@@ -144,7 +147,7 @@ def main():
             module.fail_json(msg="data_loss_report: since=%r is neither ISO 8601 nor epoch seconds" % p["since"])
     else:
         try:
-            meta = _pg.PgSnapshots(p["state_dir"], _pg.ENGINE, p["db"]).get(p["snapshot"])
+            meta = _pg.PgSnapshots(p["state_dir"], _pg.ENGINE, p["database"]).get(p["snapshot"])
         except SnapshotError as err:
             module.fail_json(msg="data_loss_report: %s" % err)
         snapshot_id = meta["id"]
