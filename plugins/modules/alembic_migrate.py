@@ -41,7 +41,9 @@ attributes:
 options:
   command:
     description:
-      - V(current) only reports; V(downgrade) and V(upgrade) migrate to O(revision).
+      - V(current) only reports; with O(revision) it also tells whether a migration to that revision is
+        already in place (RV(in_place)), resolving a relative one as a migration would. V(downgrade) and
+        V(upgrade) migrate to O(revision).
     type: str
     choices: [current, downgrade, upgrade]
     default: current
@@ -88,9 +90,10 @@ EXAMPLES = r"""
     environment:
       DATABASE_URL: "{{ vault_shop_database_url }}"
 
-- name: Where is the database?
+- name: Where is the database, and is the downgrade to -1 already done?
   emergency.rollback.alembic_migrate:
     app_dir: /srv/shop/current
+    revision: "-1"
   register: database_revision
 """
 
@@ -106,10 +109,16 @@ head:
   type: str
   sample: 0003_audit
 target:
-  description: The concrete target revision (null for base).
-  returned: when O(command) migrates
+  description: The concrete target revision (null for base, or when it cannot be resolved with O(command=current)).
+  returned: when O(command) migrates, or with O(command=current) and O(revision)
   type: str
   sample: 0002_email
+in_place:
+  description: Whether the database is already at the target O(revision) resolves to, so that O(command=downgrade)
+    (or V(upgrade) for V(head) and V(+N)) would change nothing.
+  returned: with O(command=current) and O(revision)
+  type: bool
+  sample: true
 revision:
   description: Revision after the task (in check mode, the one it would reach).
   returned: always
@@ -179,6 +188,22 @@ def _targets(p):
     return Targets(p["state_dir"], "database", {"alembic": [p["app_dir"], p["config"]]})
 
 
+def _resolve(p, command, revision, current, parents, heads):
+    """(target, Targets or None, words asked, recorded entry or None); a relative target is resolved once.
+
+    The same words against the same scripts: a retry finds its starting or its reached revision.
+    """
+    if not _alembic.is_relative(revision):
+        return _alembic.resolve_target(command, revision, current, parents, heads), None, None, None
+    start = current[0] if len(current) == 1 else None
+    asked = "%s %s with heads %s" % (command, revision, ",".join(heads) or None)
+    targets = _targets(p)
+    entry = targets.find(asked, start)
+    if entry:
+        return entry["target"], targets, asked, entry
+    return _alembic.resolve_target(command, revision, current, parents, heads), targets, asked, None
+
+
 def main():
     module = AnsibleModule(
         argument_spec=with_common(
@@ -203,21 +228,21 @@ def main():
     parents, heads, current = _alembic.parse_history(alembic.run("history", "--indicate-current")[1])
     cur = ",".join(current) or None
     result = dict(current=cur, head=",".join(heads) or None, revision=cur)
+    start = current[0] if len(current) == 1 else None
     if p["command"] == "current":
+        if p["revision"] is not None:
+            # read-only answer to "is a migration to revision already in place" (no check-mode probe)
+            command = "upgrade" if p["revision"].startswith("+") or p["revision"] in ("head", "heads") else "downgrade"
+            try:
+                target = _resolve(p, command, p["revision"], current, parents, heads)[0]
+                result.update(target=target, in_place=start == target)
+            except _alembic.AlembicError:
+                result.update(target=None, in_place=False)
         module.exit_json(changed=False, **result)
 
     revision = p["revision"] if p["revision"] is not None else "head"
-    start = current[0] if len(current) == 1 else None
-    relative = _alembic.is_relative(revision)
-    # the same words against the same scripts: a retry finds its starting or its reached revision
-    asked = "%s %s with heads %s" % (p["command"], revision, result["head"])
-    targets = _targets(p) if relative else None
-    entry = targets.find(asked, start) if relative else None
     try:
-        if entry:
-            target = entry["target"]
-        else:
-            target = _alembic.resolve_target(p["command"], revision, current, parents, heads)
+        target, targets, asked, entry = _resolve(p, p["command"], revision, current, parents, heads)
         path = _alembic.path_between(parents, start, target)
     except _alembic.AlembicError as err:
         module.fail_json(
@@ -232,14 +257,14 @@ def main():
         module.exit_json(changed=True, diff=diff, **result)
 
     step = Step(module, "database", "alembic_%s" % p["command"])
-    if relative and not entry:
+    if targets is not None and not entry:
         targets.record(asked, start, target, run_id=p["run_id"])
     rc, out, err = alembic.run(p["command"], target or _alembic.BASE, check=False)
     after = _alembic.parse_revisions(alembic.run("current")[1])
     reached = after[0] if after else None
     result.update(stdout=out, stderr=err, revision=reached)
     fields = {"from_": cur, "to": target, "path": path, "app_dir": p["app_dir"]}
-    if relative:
+    if targets is not None:
         targets.landed(asked, reached)
     if rc != 0 or reached != target:
         step.fail(

@@ -94,8 +94,13 @@ def test_relative_downgrade_retried_by_another_run_downgrades_once(task, pgdb, a
         (False, "0002_email", "0002_email")
     ] * 2
     assert pgdb.execute("SELECT version_num FROM alembic_version") == [("0002_email",)]
+    # the read-only question the role asks before dumping
+    event, res, _ = task(M, dict(alembic_args, command="current", revision="-1"))
+    assert event == "runner_on_ok" and (res["changed"], res["in_place"], res["target"]) == (False, True, "0002_email")
     # after a new deploy (upgrade to head), the same words roll that deploy back again
     task(M, dict(alembic_args, command="upgrade"))
+    event, res, _ = task(M, dict(alembic_args, command="current", revision="-1"))
+    assert (res["in_place"], res["target"]) == (False, "0002_email")
     event, res, _ = task(M, dict(alembic_args, command="downgrade", revision="-1", run_id="rb-3"))
     assert event == "runner_on_ok" and res["changed"] and res["target"] == "0002_email"
     # a deeper rollback names it: -2 is resolved afresh

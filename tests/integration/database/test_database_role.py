@@ -119,14 +119,16 @@ def test_role_restore_latest_twice_second_run_changes_nothing(playbook, task, pg
     assert sorted(os.listdir(state_dir / "snapshots/database")) == snapshots
 
 
-def test_role_alembic_minus_one_twice_downgrades_once(playbook, pgdb, alembic_role_vars):
-    extravars = dict(alembic_role_vars, database_snapshot=False)
+def test_role_alembic_minus_one_twice_downgrades_once(playbook, pgdb, alembic_role_vars, state_dir):
+    extravars = alembic_role_vars
     for run_id in ("rb-db-1", "rb-db-2"):
         run = playbook(PLAYBOOK, extravars=dict(extravars, rollback_run_id=run_id))
         assert run.rc == 0, run.stdout[-3000:]
         assert pgdb.execute("SELECT version_num FROM alembic_version") == [("0002_email",)]
+    # the re-run takes no new dump either: one snapshot, of the first run
     assert changed_tasks(run) == []
     assert run.result("Downgrade the schema with Alembic")["target"] == "0002_email"
+    assert len(os.listdir(state_dir / "snapshots/database")) == 1
 
 
 def test_role_refusal_names_the_role_variable(playbook, task, pgdb, role_vars, state_dir):
