@@ -443,95 +443,26 @@ class SafeRestore:
         self.timed("snapshot", started)
 
     def swap_and_verify(self, meta, live, plan, step, fields):
-        """Safety copy, scratch restore and its check, swap, checks on live; each failure cleans up after itself."""
-        scratch, pre = plan["scratch"], plan["pre"]
-        conn = None
-        try:
-            for name in plan["stale"]:
-                self.pg.drop_now(name)
-                self.dropped.append(name)
-            self.take_safety_snapshot(meta, step, fields)
-            started = time.monotonic()
-            expected = meta["metadata"].get("row_counts", {})
-            counts, problems = self.pg.restore_scratch(
-                self.snaps.file_of(meta),
-                scratch,
-                expected,
-                like=live,
-                settings_from=self.db,
-                checks=self.p["checks"],
-                jobs=self.p["jobs"],
-                no_owner=self.p["no_owner"],
-            )
-            self.timed("restore", started)
-            if problems:
-                step.fail(
-                    "pg_restore_safe: snapshot %s did not restore cleanly into %s (%s); scratch dropped, live "
-                    "database %s untouched" % (meta["id"], scratch, "; ".join(problems), self.db),
-                    journal_fields=fields,
-                    **self.result,
-                )
-            started = time.monotonic()
-            try:
-                terminated = self.pg.swap(self.db, scratch, pre, attempts=self.p["swap_attempts"])
-            except _pg.PgError:
-                self.pg.drop_now(scratch)
-                self.dropped.append(scratch)
-                raise
-            self.timed("swap", started)
-            conn = self.pg.maintenance()
-            new_live = self.pg.database_info(self.db, conn)
-            failed = self.pg.run_checks(self.db, self.p["checks"]) if self.p["checks"] else []
-            failed += _pg.fewer_rows(expected, self.pg.counts_of(self.db))
-            if failed:
-                reverted = self.stamp(conn, ("reverted",))[0]
-                self.pg.swap(self.db, pre, reverted, attempts=self.p["swap_attempts"])
-                step.fail(
-                    "pg_restore_safe: checks failed on %s after the swap (%s); swapped back, the pre-rollback "
-                    "database is live again and the restored one is kept as %s"
-                    % (self.db, "; ".join(failed), reverted),
-                    journal_fields=dict(fields, kept_as=reverted),
-                    result="reverted",
-                    reverted_db=reverted,
-                    **self.result,
-                )
-            self.recorded = {
-                "state": "restored",
-                "snapshot_id": meta["id"],
-                "sha256": meta["sha256"],
-                "live_oid": new_live["oid"],
-                "pre_rollback_db": pre,
-                "pre_rollback_oid": live["oid"],
-                "restored_at": _pg.iso(time.time()),
-            }
-            _pg.write_restore_state(self.state_path, self.recorded)
-            if self.p["snapshot"] in RELATIVE:
-                self.targets.landed(self.p["snapshot"], {"oid": new_live["oid"], "newest": self.snaps.newest_id()})
-            self.apply_retention(conn, "pre_rollback")
-        except (_pg.PgError, OSError) as err:
-            step.fail(
-                "pg_restore_safe: restore of snapshot %s into %s failed: %s; live database untouched"
-                % (meta["id"], self.db, err),
-                journal_fields=fields,
-                **self.result,
-            )
-        finally:
-            if conn is not None:
-                conn.close()
+        """Scratch restore and its check, swap, checks on live, record; each failure says what it left."""
+        counts = self.build_scratch(meta, live, plan, step, fields)
+        terminated = self.swap_in(meta, plan, step, fields)
+        new_live = self.verify_live(meta, plan, step, fields)
+        self.record(meta, live, new_live, plan)
         self.result.update(
             live_oid=new_live["oid"],
-            pre_rollback_db=pre,
-            restored_db=scratch,
+            pre_rollback_db=plan["pre"],
+            restored_db=plan["scratch"],
             row_counts=counts,
             terminated_sessions=terminated,
             timings=self.timings,
         )
         step.exit(
             True,
-            message="snapshot %s is live in %s; the previous database is kept as %s" % (meta["id"], self.db, pre),
+            message="snapshot %s is live in %s; the previous database is kept as %s"
+            % (meta["id"], self.db, plan["pre"]),
             journal_fields=dict(
                 fields,
-                pre_rollback_db=pre,
+                pre_rollback_db=plan["pre"],
                 safety_snapshot=(self.result["snapshot"] or {}).get("id"),
                 rows=sum(counts.values()),
                 terminated_sessions=terminated,
@@ -544,6 +475,119 @@ class SafeRestore:
             ),
             **self.result,
         )
+
+    def build_scratch(self, meta, live, plan, step, fields):
+        """Drop stale scratch databases, take the safety copy, restore and check the scratch one."""
+        try:
+            for name in plan["stale"]:
+                self.pg.drop_now(name)
+                self.dropped.append(name)
+            self.take_safety_snapshot(meta, step, fields)
+            started = time.monotonic()
+            counts, problems = self.pg.restore_scratch(
+                self.snaps.file_of(meta),
+                plan["scratch"],
+                meta["metadata"].get("row_counts", {}),
+                like=live,
+                settings_from=self.db,
+                checks=self.p["checks"],
+                jobs=self.p["jobs"],
+                no_owner=self.p["no_owner"],
+            )
+            self.timed("restore", started)
+        except (_pg.PgError, OSError) as err:
+            problems = [str(err)]
+        if problems:
+            step.fail(
+                "pg_restore_safe: snapshot %s did not restore cleanly into %s (%s); scratch dropped, live "
+                "database %s untouched" % (meta["id"], plan["scratch"], "; ".join(problems), self.db),
+                journal_fields=fields,
+                **self.result,
+            )
+        return counts
+
+    def swap_in(self, meta, plan, step, fields):
+        started = time.monotonic()
+        try:
+            terminated = self.pg.swap(self.db, plan["scratch"], plan["pre"], attempts=self.p["swap_attempts"])
+        except _pg.PgError as err:
+            try:
+                self.pg.drop_now(plan["scratch"])
+                self.dropped.append(plan["scratch"])
+            except _pg.PgError as drop_err:
+                self.module.warn("pg_restore_safe: could not drop %s: %s" % (plan["scratch"], drop_err))
+            step.fail(
+                "pg_restore_safe: cannot swap snapshot %s in as %s: %s; nothing was renamed, live database untouched"
+                % (meta["id"], self.db, err),
+                journal_fields=fields,
+                **self.result,
+            )
+        self.timed("swap", started)
+        return terminated
+
+    def verify_live(self, meta, plan, step, fields):
+        """Checks and row counts on the database now live; swap back at once when one fails."""
+        try:
+            new_live = self.pg.database_info(self.db)
+            failed = self.pg.run_checks(self.db, self.p["checks"]) if self.p["checks"] else []
+            failed += _pg.fewer_rows(meta["metadata"].get("row_counts", {}), self.pg.counts_of(self.db))
+        except _pg.PgError as err:
+            failed = [str(err)]
+        if not failed:
+            return new_live
+        try:
+            conn = self.pg.maintenance()
+            try:
+                reverted = self.stamp(conn, ("reverted",))[0]
+            finally:
+                conn.close()
+            self.pg.swap(self.db, plan["pre"], reverted, attempts=self.p["swap_attempts"])
+        except _pg.PgError as err:
+            step.fail(
+                "pg_restore_safe: checks failed on %s after the swap (%s) and swapping back failed: %s; the "
+                "restored copy is live, the pre-rollback database is kept as %s"
+                % (self.db, "; ".join(failed), err, plan["pre"]),
+                journal_fields=fields,
+                pre_rollback_db=plan["pre"],
+                **self.result,
+            )
+        step.fail(
+            "pg_restore_safe: checks failed on %s after the swap (%s); swapped back, the pre-rollback "
+            "database is live again and the restored one is kept as %s" % (self.db, "; ".join(failed), reverted),
+            journal_fields=dict(fields, kept_as=reverted),
+            result="reverted",
+            reverted_db=reverted,
+            **self.result,
+        )
+
+    def record(self, meta, live, new_live, plan):
+        """What is live now (for idempotence and state=reverted), then retention."""
+        self.recorded = {
+            "state": "restored",
+            "snapshot_id": meta["id"],
+            "sha256": meta["sha256"],
+            "live_oid": new_live["oid"],
+            "pre_rollback_db": plan["pre"],
+            "pre_rollback_oid": live["oid"],
+            "restored_at": _pg.iso(time.time()),
+        }
+        try:
+            _pg.write_restore_state(self.state_path, self.recorded)
+            if self.p["snapshot"] in RELATIVE:
+                self.targets.landed(self.p["snapshot"], {"oid": new_live["oid"], "newest": self.snaps.newest_id()})
+        except OSError as err:
+            self.module.warn(
+                "pg_restore_safe: the restore is done but could not be recorded in %s (%s); a re-run will not "
+                "know it is in place, and state=reverted cannot find %s" % (self.state_path, err, plan["pre"])
+            )
+        try:
+            conn = self.pg.maintenance()
+            try:
+                self.apply_retention(conn, "pre_rollback")
+            finally:
+                conn.close()
+        except _pg.PgError as err:
+            self.module.warn("pg_restore_safe: retention skipped: %s" % err)
 
     # --- state=reverted --------------------------------------------------------------------
 
