@@ -39,7 +39,7 @@ from ansible_collections.emergency.rollback.plugins.module_utils._snapshot impor
 from ansible_collections.emergency.rollback.plugins.module_utils._targets import Targets, read_json, write_json
 
 # datetime.UTC is Python 3.11+, targets run 3.9
-_UTC = datetime.timezone.utc  # noqa: UP017
+UTC = datetime.timezone.utc  # noqa: UP017
 COMPONENT = "database"
 ENGINE = "postgresql"
 DUMP_NAME = "dump.pgc"
@@ -116,11 +116,11 @@ def find_bin_dir(explicit=None, binary="pg_dump"):
 
 def utc_stamp(now=None):
     now = time.time() if now is None else now
-    return datetime.datetime.fromtimestamp(now, _UTC).strftime("%Y%m%d%H%M%S")
+    return datetime.datetime.fromtimestamp(now, UTC).strftime("%Y%m%d%H%M%S")
 
 
 def iso(ts):
-    return datetime.datetime.fromtimestamp(ts, _UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def scratch_name(db, kind, stamp):
@@ -571,7 +571,7 @@ def data_loss(conn, tables, since_ts):
     tables: [{"table": "orders", "column": "created_at", "amount_column": "total"}]
     """
     report = []
-    since = datetime.datetime.fromtimestamp(since_ts, _UTC)
+    since = datetime.datetime.fromtimestamp(since_ts, UTC)
     for item in tables:
         amount = item.get("amount_column")
         select = sql.SQL("count(*)")

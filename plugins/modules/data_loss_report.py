@@ -119,7 +119,7 @@ def parse_since(value):
         pass
     stamp = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
     if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=datetime.UTC)
+        stamp = stamp.replace(tzinfo=_pg.UTC)
     return stamp.timestamp()
 
 
