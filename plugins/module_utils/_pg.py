@@ -41,6 +41,8 @@ from ansible_collections.emergency.rollback.plugins.module_utils._targets import
 # datetime.UTC is Python 3.11+, targets run 3.9
 UTC = datetime.timezone.utc  # noqa: UP017
 COMPONENT = "database"
+# metadata kind of a copy a restore takes of what it replaces: never 'latest' nor 'previous'
+SAFETY_KIND = "pre-restore"
 ENGINE = "postgresql"
 DUMP_NAME = "dump.pgc"
 VERIFIED_NAME = "verified.json"
@@ -610,8 +612,9 @@ class DbSnapshots:
     """The 'database' component of the snapshot store, seen per engine and database.
 
     Snapshots of several databases share one store; 'latest', 'previous' and retention apply to
-    one database. Safety copies (metadata `safety: true`: what a restore replaced, taken by the
-    module itself) are never 'latest' or 'previous', only reached by id, and are pruned apart.
+    one database. Safety copies (metadata `kind: pre-restore`: what a restore replaced, taken by
+    the module itself; the marker sqlite_snapshot uses too) are never 'latest' or 'previous', only
+    reached by id, and are pruned apart.
     """
 
     def __init__(self, state_dir, engine, database):
@@ -626,7 +629,7 @@ class DbSnapshots:
             for m in self.store.list()
             if m.get("metadata", {}).get("engine") == self.engine
             and m["metadata"].get("database") == self.database
-            and (safety is None or bool(m["metadata"].get("safety")) == safety)
+            and (safety is None or (m["metadata"].get("kind") == SAFETY_KIND) == safety)
         ]
 
     def get(self, ref="latest"):
@@ -675,10 +678,11 @@ class DbSnapshots:
             os.path.join(self.dir_of(meta), VERIFIED_NAME), json.dumps(record, sort_keys=True).encode(), mode=0o600
         )
 
-    def plan_prune(self, keep, protect=(), safety=False):
+    def plan_prune(self, keep, protect=(), safety=None):
+        """Ids prune() would delete, counting all snapshots of this database or one kind (see list)."""
         return self.store.plan_prune(keep, protect, among=self.list(safety=safety))
 
-    def prune(self, keep, protect=(), safety=False):
+    def prune(self, keep, protect=(), safety=None):
         doomed = self.plan_prune(keep, protect, safety)
         for snapshot_id in doomed:
             self.store.delete(snapshot_id)
@@ -693,7 +697,7 @@ def check_snapshot(pg, snaps, meta):
 
 def take_snapshot(pg, snaps, snapshot_id, safety_for=None):
     """Dump the live database into the store; `safety_for` (the snapshot a restore puts back) marks a safety copy."""
-    metadata = {"safety": True, "replaced_by": safety_for} if safety_for else None
+    metadata = {"kind": SAFETY_KIND, "replaced_by": safety_for} if safety_for else {"kind": "snapshot"}
     with snaps.store.staging(snapshot_id, source="postgresql:%s" % pg.params["database"], metadata=metadata) as stage:
         stage.metadata.update(pg.dump(stage.file(DUMP_NAME)))
     return stage.meta

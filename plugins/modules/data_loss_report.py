@@ -84,11 +84,23 @@ since:
   returned: success
   type: str
   sample: "2026-11-23T18:45:01.123Z"
-snapshot_id:
-  description: Snapshot whose time was used, null with O(since).
+cutoff_snapshot:
+  description: The snapshot whose time was the cut-off; C(null) with O(since). It is not a snapshot this
+    module took, so not called C(snapshot) (docs/vocabulary.md).
   returned: success
-  type: str
-  sample: shop-20261123T184501.123456Z-1a2b3c
+  type: dict
+  sample:
+    id: shop-20261123T184501.123456Z-1a2b3c
+    path: /var/lib/emergency-rollback/snapshots/database/shop-20261123T184501.123456Z-1a2b3c
+  contains:
+    id:
+      description: Snapshot id.
+      type: str
+      sample: shop-20261123T184501.123456Z-1a2b3c
+    path:
+      description: Directory of the snapshot in the snapshot store.
+      type: str
+      sample: /var/lib/emergency-rollback/snapshots/database/shop-20261123T184501.123456Z-1a2b3c
 tables:
   description: Per table, the rows newer than the cut-off and the sum of the amount column (as a string, exact).
   returned: success
@@ -139,7 +151,7 @@ def main():
     if not _pg.HAS_PSYCOPG:
         module.fail_json(msg=missing_required_lib("psycopg"), exception=str(_pg.PSYCOPG_IMPORT_ERROR))
     p = module.params
-    snapshot_id = None
+    cutoff = None
     if p["since"]:
         try:
             since = parse_since(p["since"])
@@ -147,10 +159,11 @@ def main():
             module.fail_json(msg="data_loss_report: since=%r is neither ISO 8601 nor epoch seconds" % p["since"])
     else:
         try:
-            meta = _pg.PgSnapshots(p["state_dir"], _pg.ENGINE, p["database"]).get(p["snapshot"])
+            snaps = _pg.PgSnapshots(p["state_dir"], _pg.ENGINE, p["database"])
+            meta = snaps.get(p["snapshot"])
         except SnapshotError as err:
             module.fail_json(msg="data_loss_report: %s" % err)
-        snapshot_id = meta["id"]
+        cutoff = snaps.ref(meta)
         since = meta["metadata"].get("snapshot_ts") or meta["created_ts"]
     pg = _pg.Pg(p)
     try:
@@ -166,9 +179,9 @@ def main():
     Step(module, "database", "data_loss_report").exit(
         False,
         message="%d rows newer than %s" % (lost, _pg.iso(since)),
-        journal_fields={"snapshot": snapshot_id, "rows_lost": lost, "tables": report},
+        journal_fields={"snapshot": cutoff and cutoff["path"], "rows_lost": lost, "tables": report},
         since=_pg.iso(since),
-        snapshot_id=snapshot_id,
+        cutoff_snapshot=cutoff,
         tables=report,
         rows_lost=lost,
     )

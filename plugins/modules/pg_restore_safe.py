@@ -163,20 +163,28 @@ EXAMPLES = r"""
 
 RETURN = r"""
 restored_from:
-  description: The snapshot now live (O(state=restored)); null after O(state=reverted).
+  description: The snapshot now live (or that would be); C(null) with O(state=reverted).
   returned: success
   type: dict
-  sample:
+  sample: &restored_sample
     id: shop-20261123T184501.123456Z-1a2b3c
     path: /var/lib/emergency-rollback/snapshots/database/shop-20261123T184501.123456Z-1a2b3c
+  contains: &snapshot_ref
+    id:
+      description: Snapshot id (what O(snapshot) takes to put this snapshot back).
+      type: str
+      sample: shop-20261123T184501.123456Z-1a2b3c
+    path:
+      description: Directory of the snapshot in the snapshot store.
+      type: str
+      sample: /var/lib/emergency-rollback/snapshots/database/shop-20261123T184501.123456Z-1a2b3c
 snapshot:
-  description: The safety copy this run took of the database it replaced; null when none was taken
+  description: The safety copy this run took of the database it replaced; C(null) when none was taken
     (already in place, check mode, O(safety_snapshot=false), O(state=reverted)).
   returned: success
   type: dict
-  sample:
-    id: shop-20261124T091500.000000Z-9f8e7d
-    path: /var/lib/emergency-rollback/snapshots/database/shop-20261124T091500.000000Z-9f8e7d
+  sample: *restored_sample
+  contains: *snapshot_ref
 live_oid:
   description: Oid of the database now named O(database).
   returned: success

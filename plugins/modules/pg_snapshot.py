@@ -113,6 +113,15 @@ snapshot:
   sample:
     id: shop-20261123T184501.123456Z-1a2b3c
     path: /var/lib/emergency-rollback/snapshots/database/shop-20261123T184501.123456Z-1a2b3c
+  contains:
+    id:
+      description: Snapshot id (what O(emergency.rollback.pg_restore_safe#module:snapshot) takes to restore it).
+      type: str
+      sample: shop-20261123T184501.123456Z-1a2b3c
+    path:
+      description: Directory of the snapshot in the snapshot store.
+      type: str
+      sample: /var/lib/emergency-rollback/snapshots/database/shop-20261123T184501.123456Z-1a2b3c
 dump_path:
   description: Path of the custom-format dump.
   returned: when the snapshot exists
@@ -229,7 +238,7 @@ class PgSnapshotModule:
                 snapshot={"id": snapshot_id, "path": None},
                 row_counts=live["row_counts"],
                 alembic_revision=live["alembic_revision"],
-                pruned=self.snaps.plan_prune(self.p["keep"] + 1 if self.p["keep"] else 0),
+                pruned=before[: max(0, len(before) + 1 - self.p["keep"])] if self.p["keep"] else [],
                 diff=dict(before={"snapshots": before}, after={"snapshots": before + [snapshot_id]}),
                 **sizes,
             )
@@ -239,7 +248,7 @@ class PgSnapshotModule:
         except (_pg.PgError, SnapshotError, OSError) as err:
             step.fail("pg_snapshot: cannot snapshot database %s: %s; nothing was kept" % (self.db, err))
         try:
-            pruned = self.snaps.prune(self.p["keep"], protect=(snapshot_id,))
+            pruned = self.snaps.prune(self.p["keep"], protect=(snapshot_id,), safety=False)
         except (SnapshotError, OSError) as err:
             self.module.warn("pg_snapshot: retention could not prune old snapshots: %s" % err)
             pruned = []

@@ -129,7 +129,7 @@ def test_data_loss_report_counts_exactly_the_new_rows(task, pgdb, pg_args):
     ]
     event, res, _ = task("emergency.rollback.data_loss_report", dict(pg_args, tables=tables), check=True)
     assert event == "runner_on_ok" and res["changed"] is False
-    assert res["rows_lost"] == 7 and res["snapshot_id"] == "snap1"
+    assert res["rows_lost"] == 7 and res["cutoff_snapshot"]["id"] == "snap1"
     assert res["tables"][0]["rows"] == 7 and res["tables"][0]["amount"] == "73.50" and res["tables"][1]["rows"] == 0
     # the restore refuses to lose them unless told so
     event, res, _ = task(RESTORE, dict(pg_args, data_loss_tables=tables))

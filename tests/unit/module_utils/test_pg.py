@@ -95,7 +95,7 @@ def test_safety_copies_are_never_latest_nor_previous(tmp_path):
     for n, safety in enumerate([False, True, True]):
         metadata = {"engine": _pg.ENGINE, "database": "shop"}
         if safety:
-            metadata.update(safety=True, replaced_by="s0")
+            metadata.update(kind=_pg.SAFETY_KIND, replaced_by="s0")
         with view.store.staging("s%d" % n, metadata=metadata, now=n) as stage:
             with open(stage.file(_pg.DUMP_NAME), "w") as handle:
                 handle.write("x")
@@ -106,7 +106,8 @@ def test_safety_copies_are_never_latest_nor_previous(tmp_path):
     assert "\n" not in str(err.value)
     # by id, a safety copy is reachable; retention counts each kind apart
     assert view.get("s2")["id"] == "s2"
-    assert view.plan_prune(1) == [] and view.plan_prune(1, safety=True) == ["s1"]
+    assert view.plan_prune(1, safety=False) == [] and view.plan_prune(1, safety=True) == ["s1"]
+    assert view.plan_prune(1) == ["s0", "s1"]
     assert view.ref(view.get("s0")) == {"id": "s0", "path": str(tmp_path / "snapshots/database/s0")}
 
 
