@@ -107,7 +107,7 @@ def main():
                     {
                         "hosts": "all",
                         "gather_facts": False,
-                        "tasks": [{"name": "snap", "emergency.rollback.pg_snapshot": dict(args, name="bench")}],
+                        "tasks": [{"name": "snap", "emergency.rollback.pg_snapshot": dict(args, snapshot_id="bench")}],
                     }
                 ],
             )
@@ -115,7 +115,7 @@ def main():
             assert snap.rc == 0, snap.stdout[-2000:]
             print(
                 "pg_snapshot (pg_dump -Fc + row counts): %.1f s wall, dump %.1f MB"
-                % (time.monotonic() - t, snap_res["snapshot"]["size"] / 1e6)
+                % (time.monotonic() - t, snap_res["snapshot_meta"]["size"] / 1e6)
             )
             dump = snap_res["dump_path"]
             plain = tmp / "plain.sql"
@@ -134,7 +134,13 @@ def main():
                                 {
                                     "name": "restore",
                                     "emergency.rollback.pg_restore_safe": dict(
-                                        args, snapshot="bench", jobs=2, keep_pre_rollback=1
+                                        # the same work as before safety copies existed: the
+                                        # pre-rollback database is kept, no extra pg_dump
+                                        args,
+                                        snapshot="bench",
+                                        jobs=2,
+                                        keep=1,
+                                        safety_snapshot=False,
                                     ),
                                 }
                             ],

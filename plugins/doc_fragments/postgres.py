@@ -35,7 +35,7 @@ options:
     description:
       - Directory of the server's Unix socket; used instead of O(login_host) when set.
     type: path
-  db:
+  database:
     description:
       - Name of the database (the live one).
     type: str

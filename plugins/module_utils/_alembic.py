@@ -23,6 +23,11 @@ class AlembicError(Exception):
     pass
 
 
+def is_relative(revision):
+    """-N or +N: counted from the current revision."""
+    return bool(_RELATIVE.match(revision or ""))
+
+
 def parse_revisions(stdout):
     """Revision ids listed by `alembic current` or `alembic heads` (log lines ignored)."""
     revs = []

@@ -12,6 +12,7 @@ The password reaches the binaries only through PGPASSWORD in their environment, 
 from __future__ import annotations
 
 import datetime
+import functools
 import glob
 import json
 import os
@@ -35,8 +36,13 @@ from ansible_collections.emergency.rollback.plugins.module_utils._snapshot impor
     SnapshotStore,
     new_id,
 )
+from ansible_collections.emergency.rollback.plugins.module_utils._targets import Targets, read_json, write_json
 
+# datetime.UTC is Python 3.11+, targets run 3.9
+UTC = datetime.timezone.utc  # noqa: UP017
 COMPONENT = "database"
+# metadata kind of a copy a restore takes of what it replaces: never 'latest' nor 'previous'
+SAFETY_KIND = "pre-restore"
 ENGINE = "postgresql"
 DUMP_NAME = "dump.pgc"
 VERIFIED_NAME = "verified.json"
@@ -45,7 +51,20 @@ APPLICATION_NAME = "emergency.rollback"
 
 
 class PgError(Exception):
-    pass
+    """Every failure of this module_utils, psycopg's included: modules catch only this."""
+
+
+def _pg_errors(method):
+    """Turn psycopg errors into PgError, so modules never reach into the driver's exceptions."""
+
+    @functools.wraps(method)
+    def wrapper(*args, **kwargs):
+        try:
+            return method(*args, **kwargs)
+        except psycopg.Error as err:
+            raise PgError(one_line(err)) from err
+
+    return wrapper
 
 
 # Suboptions of a table whose recent rows a rollback would lose (data_loss_report, pg_restore_safe).
@@ -64,7 +83,7 @@ def connection_argument_spec():
         login_user=dict(type="str", default="postgres"),
         login_password=dict(type="str", no_log=True),
         login_unix_socket=dict(type="path"),
-        db=dict(type="str", required=True),
+        database=dict(type="str", required=True),
         maintenance_db=dict(type="str", default="postgres"),
         ssl_mode=dict(
             type="str",
@@ -99,11 +118,11 @@ def find_bin_dir(explicit=None, binary="pg_dump"):
 
 def utc_stamp(now=None):
     now = time.time() if now is None else now
-    return datetime.datetime.fromtimestamp(now, datetime.UTC).strftime("%Y%m%d%H%M%S")
+    return datetime.datetime.fromtimestamp(now, UTC).strftime("%Y%m%d%H%M%S")
 
 
 def iso(ts):
-    return datetime.datetime.fromtimestamp(ts, datetime.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def scratch_name(db, kind, stamp):
@@ -165,7 +184,7 @@ class Pg:
         return {k: v for k, v in info.items() if v not in (None, "")}
 
     def connect(self, dbname=None, autocommit=True):
-        dbname = dbname or self.params["db"]
+        dbname = dbname or self.params["database"]
         try:
             return psycopg.connect(autocommit=autocommit, **self.conninfo(dbname))
         except psycopg.Error as err:
@@ -195,6 +214,7 @@ class Pg:
 
     # --- reading -------------------------------------------------------------------------
 
+    @_pg_errors
     def database_info(self, name, conn=None):
         """Owner, encoding, collation, oid and size of a database, or None when it does not exist."""
         own = conn is None
@@ -211,8 +231,9 @@ class Pg:
         if row is None:
             return None
         keys = ("oid", "owner", "encoding", "collate", "ctype", "allow_connections", "size")
-        return dict(zip(keys, row, strict=True))
+        return dict(zip(keys, row))  # noqa: B905 - zip(strict=) is Python 3.10+, targets run 3.9
 
+    @_pg_errors
     def list_databases(self, conn=None):
         own = conn is None
         conn = conn or self.maintenance()
@@ -234,12 +255,13 @@ class Pg:
 
     # --- dump ------------------------------------------------------------------------------
 
+    @_pg_errors
     def dump(self, dest, dbname=None):
         """pg_dump -Fc of a consistent snapshot; row counts and revision come from that same snapshot.
 
         Returns the metadata (row counts, alembic revision, server version, snapshot time).
         """
-        dbname = dbname or self.params["db"]
+        dbname = dbname or self.params["database"]
         conn = self.connect(dbname, autocommit=False)
         try:
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
@@ -284,6 +306,7 @@ class Pg:
 
     # --- databases -----------------------------------------------------------------------
 
+    @_pg_errors
     def create_like(self, name, live_info, conn):
         """CREATE DATABASE name like the live one (owner, encoding, collation), from template0."""
         conn.execute(
@@ -296,6 +319,7 @@ class Pg:
             )
         )
 
+    @_pg_errors
     def copy_database_settings(self, source, dest, conn):
         """Database-level ACL and ALTER DATABASE ... SET are not in a dump without --create: copy them."""
         acl_rows = conn.execute(
@@ -331,6 +355,7 @@ class Pg:
                     )
                 conn.execute(stmt)
 
+    @_pg_errors
     def drop(self, name, conn):
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
@@ -350,6 +375,7 @@ class Pg:
         if rc != 0:
             raise PgError("pg_restore into %s failed (rc=%s): %s" % (dbname, rc, _tail(err)))
 
+    @_pg_errors
     def counts_of(self, dbname):
         conn = self.connect(dbname)
         try:
@@ -357,6 +383,7 @@ class Pg:
         finally:
             conn.close()
 
+    @_pg_errors
     def run_checks(self, dbname, checks):
         """Each check is SQL whose first column of the first row must be true (or a non-zero number)."""
         failed = []
@@ -374,6 +401,72 @@ class Pg:
             conn.close()
         return failed
 
+    @_pg_errors
+    def allow_connections(self, name):
+        """Let a database accept connections again (a swap killed mid-way leaves it closed)."""
+        conn = self.maintenance()
+        try:
+            conn.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS true").format(sql.Identifier(name)))
+        finally:
+            conn.close()
+
+    @_pg_errors
+    def live_summary(self):
+        """What a snapshot of the live database would hold: its info, row counts and Alembic revision."""
+        conn = self.connect()
+        try:
+            info = self.database_info(self.params["database"], conn)
+            return dict(info, row_counts=table_counts(conn), alembic_revision=alembic_revision(conn))
+        finally:
+            conn.close()
+
+    def restore_scratch(self, archive, scratch, expected, like=None, settings_from=None, checks=(), **restore):
+        """Restore archive into a new database `scratch` and compare it with the snapshot's row counts.
+
+        Shared by the test restore of pg_snapshot (state=verified) and the safe restore. `like` is the
+        database_info the new database copies (owner, encoding, collation), `settings_from` a database
+        whose grants and settings it copies, `checks` SQL that must hold in it. Returns (counts,
+        problems); the scratch database is dropped whenever problems is not empty, so no failure
+        leaves one behind.
+        """
+        conn = self.maintenance()
+        created = False
+        counts, problems = {}, []
+        try:
+            try:
+                if like:
+                    self.create_like(scratch, like, conn)
+                else:
+                    self._create_plain(scratch, conn)
+                created = True
+                if settings_from:
+                    self.copy_database_settings(settings_from, scratch, conn)
+                self.restore_into(archive, scratch, **restore)
+                counts = self.counts_of(scratch)
+                problems = compare_counts(expected, counts)
+                if not problems and checks:
+                    problems = self.run_checks(scratch, checks)
+            except PgError as err:
+                problems = [str(err)]
+            if created and problems:
+                self.drop(scratch, conn)
+        finally:
+            conn.close()
+        return counts, problems
+
+    @_pg_errors
+    def _create_plain(self, name, conn):
+        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name)))
+
+    def drop_now(self, name):
+        """Drop one database on a connection of its own."""
+        conn = self.maintenance()
+        try:
+            self.drop(name, conn)
+        finally:
+            conn.close()
+
+    @_pg_errors
     def swap(self, live, incoming, outgoing, attempts=5):
         """Atomically rename live -> outgoing and incoming -> live.
 
@@ -452,6 +545,15 @@ def alembic_revision(conn):
     return ",".join(r[0] for r in rows) or None
 
 
+def fewer_rows(expected, actual):
+    """Tables of `actual` with fewer rows than `expected` (the application may add rows, never lose them)."""
+    return [
+        "%s has %d rows, the snapshot had %d" % (table, actual.get(table, 0), rows)
+        for table, rows in sorted(expected.items())
+        if actual.get(table, -1) < rows
+    ]
+
+
 def compare_counts(expected, actual):
     """Differences between two {table: rows} maps, as one-line strings; empty when they match."""
     problems = []
@@ -471,7 +573,7 @@ def data_loss(conn, tables, since_ts):
     tables: [{"table": "orders", "column": "created_at", "amount_column": "total"}]
     """
     report = []
-    since = datetime.datetime.fromtimestamp(since_ts, datetime.UTC)
+    since = datetime.datetime.fromtimestamp(since_ts, UTC)
     for item in tables:
         amount = item.get("amount_column")
         select = sql.SQL("count(*)")
@@ -509,7 +611,10 @@ def _tail(text, limit=600):
 class DbSnapshots:
     """The 'database' component of the snapshot store, seen per engine and database.
 
-    Snapshots of several databases share one store; 'latest' and retention apply to one database.
+    Snapshots of several databases share one store; 'latest', 'previous' and retention apply to
+    one database. Safety copies (metadata `kind: pre-restore`: what a restore replaced, taken by
+    the module itself; the marker sqlite_snapshot uses too) are never 'latest' or 'previous', only
+    reached by id, and are pruned apart.
     """
 
     def __init__(self, state_dir, engine, database):
@@ -517,27 +622,43 @@ class DbSnapshots:
         self.engine = engine
         self.database = database
 
-    def list(self):
+    def list(self, safety=None):
+        """This database's snapshots, oldest first: all (None), the safety copies (True) or the others."""
         return [
             m
             for m in self.store.list()
-            if m.get("metadata", {}).get("engine") == self.engine and m["metadata"].get("database") == self.database
+            if m.get("metadata", {}).get("engine") == self.engine
+            and m["metadata"].get("database") == self.database
+            and (safety is None or (m["metadata"].get("kind") == SAFETY_KIND) == safety)
         ]
 
     def get(self, ref="latest"):
-        mine = self.list()
         if ref in ("latest", "previous"):
-            index = -1 if ref == "latest" else -2
-            if len(mine) < -index:
+            mine = self.list(safety=False)
+            need = 1 if ref == "latest" else 2
+            if len(mine) < need:
                 raise SnapshotNotFound(
-                    "no %s snapshot of %s database %s in %s (%d present)"
-                    % (ref, self.engine, self.database, self.store.dir, len(mine))
+                    "no %s snapshot of %s database %s in %s: %s is %s, and %d snapshot(s) were taken with "
+                    "state=snapshot (safety copies taken before a restore do not count; name one by id)"
+                    % (
+                        ref,
+                        self.engine,
+                        self.database,
+                        self.store.dir,
+                        ref,
+                        "the newest one" if ref == "latest" else "the one before latest",
+                        len(mine),
+                    )
                 )
-            return mine[index]
+            return mine[-need]
         meta = self.store.get(ref)
         if meta.get("metadata", {}).get("engine") != self.engine:
             raise SnapshotNotFound("snapshot %s is not a %s snapshot" % (ref, self.engine))
         return meta
+
+    def newest_id(self):
+        mine = self.list(safety=False)
+        return mine[-1]["id"] if mine else None
 
     def dir_of(self, meta):
         return self.store.path(meta["id"])
@@ -545,50 +666,63 @@ class DbSnapshots:
     def file_of(self, meta, name=None):
         return self.store.file_path(meta, name or meta["metadata"].get("dump", DUMP_NAME))
 
+    def ref(self, meta):
+        """The {id, path} a module returns for a snapshot (docs/vocabulary.md)."""
+        return {"id": meta["id"], "path": self.dir_of(meta)} if meta else None
+
     def verified(self, meta):
-        path = os.path.join(self.dir_of(meta), VERIFIED_NAME)
-        try:
-            with open(path, encoding="utf-8") as handle:
-                return json.load(handle)
-        except (OSError, ValueError):
-            return None
+        return read_json(os.path.join(self.dir_of(meta), VERIFIED_NAME)) or None
 
     def mark_verified(self, meta, record):
         _atomic.write_file(
             os.path.join(self.dir_of(meta), VERIFIED_NAME), json.dumps(record, sort_keys=True).encode(), mode=0o600
         )
 
-    def plan_prune(self, keep, protect=()):
-        return self.store.plan_prune(keep, protect, among=self.list())
+    def plan_prune(self, keep, protect=(), safety=None):
+        """Ids prune() would delete, counting all snapshots of this database or one kind (see list)."""
+        return self.store.plan_prune(keep, protect, among=self.list(safety=safety))
 
-    def prune(self, keep, protect=()):
-        doomed = self.plan_prune(keep, protect)
+    def prune(self, keep, protect=(), safety=None):
+        doomed = self.plan_prune(keep, protect, safety)
         for snapshot_id in doomed:
             self.store.delete(snapshot_id)
         return doomed
 
 
-# --- restore state (what is live now), for idempotence -------------------------------------
+def check_snapshot(pg, snaps, meta):
+    """Checksum of every file, then the archive's table of contents; returns the archive's entry count."""
+    snaps.store.verify(meta)
+    return pg.check_archive(snaps.file_of(meta))
+
+
+def take_snapshot(pg, snaps, snapshot_id, safety_for=None):
+    """Dump the live database into the store; `safety_for` (the snapshot a restore puts back) marks a safety copy."""
+    metadata = {"kind": SAFETY_KIND, "replaced_by": safety_for} if safety_for else {"kind": "snapshot"}
+    with snaps.store.staging(snapshot_id, source="postgresql:%s" % pg.params["database"], metadata=metadata) as stage:
+        stage.metadata.update(pg.dump(stage.file(DUMP_NAME)))
+    return stage.meta
+
+
+# --- restore state (what is live now) and the targets of relative words, for idempotence ---
+
+
+def _server_key(params):
+    host = params.get("login_unix_socket") or params.get("login_host") or "local"
+    return "%s_%s_%s" % (host, params.get("login_port"), params["database"])
 
 
 def restore_state_path(state_dir, params):
-    host = params.get("login_unix_socket") or params.get("login_host") or "local"
-    key = re.sub(r"[^A-Za-z0-9._-]", "_", "%s_%s_%s" % (host, params.get("login_port"), params["db"]))
+    key = re.sub(r"[^A-Za-z0-9._-]", "_", _server_key(params))
     return os.path.join(state_dir, COMPONENT, "restore-%s.json" % key)
 
 
-def read_restore_state(path):
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
+def targets(state_dir, params):
+    """Where pg_restore_safe records what 'latest' / 'previous' were resolved to for this database."""
+    return Targets(state_dir, COMPONENT, {"engine": ENGINE, "database": _server_key(params)})
 
 
-def write_restore_state(path, data):
-    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-    _atomic.write_file(path, json.dumps(data, indent=2, sort_keys=True).encode(), mode=0o600)
+read_restore_state = read_json
+write_restore_state = write_json
 
 
 PgSnapshots = DbSnapshots

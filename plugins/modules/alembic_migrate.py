@@ -15,9 +15,12 @@ description:
   - V(current) reports the current and head revisions. V(downgrade) and V(upgrade) migrate to
     O(revision) and are idempotent; a database already at the target reports C(changed=false).
   - The target is resolved to a concrete revision before anything runs and is returned. A relative
-    target (V(-1), V(+2)) is relative to the revision found; with a O(run_id) the resolution is recorded
-    in C(<state_dir>/database/) and reused by later runs of the same run_id, so running the same task
-    twice does not go down twice. Without O(run_id), V(-N) means N below the current revision each time.
+    target (V(-1), V(+2)) counts from the revision found, once; the resolution is recorded with that
+    starting revision (and the heads of the scripts in O(app_dir)) in C(<state_dir>/database/targets-<hash>.json).
+    A retry of the same task, starting from that revision or finding the revision it reached, lands on the
+    same target and changes nothing, so V(-1) run twice downgrades once. A rollback of a later deploy
+    (the database back at the starting revision) resolves the same way; to go further down, name the
+    revision, or use the older release's scripts.
   - The output of alembic (stdout and stderr) is returned, not swallowed; a failed migration fails the
     task with the tail of that output.
   - A downgrade needs the migration scripts of the NEWER release (they hold the C(downgrade()) code),
@@ -38,7 +41,9 @@ attributes:
 options:
   command:
     description:
-      - V(current) only reports; V(downgrade) and V(upgrade) migrate to O(revision).
+      - V(current) only reports; with O(revision) it also tells whether a migration to that revision is
+        already in place (RV(in_place)), resolving a relative one as a migration would. V(downgrade) and
+        V(upgrade) migrate to O(revision).
     type: str
     choices: [current, downgrade, upgrade]
     default: current
@@ -84,11 +89,11 @@ EXAMPLES = r"""
     executable: /srv/shop/current/.venv/bin/alembic
     environment:
       DATABASE_URL: "{{ vault_shop_database_url }}"
-    run_id: "{{ rollback_run_id }}"
 
-- name: Where is the database?
+- name: Where is the database, and is the downgrade to -1 already done?
   emergency.rollback.alembic_migrate:
     app_dir: /srv/shop/current
+    revision: "-1"
   register: database_revision
 """
 
@@ -102,38 +107,49 @@ head:
   description: Head revision of the scripts in O(app_dir) (several joined by a comma).
   returned: always
   type: str
+  sample: 0003_audit
 target:
-  description: The concrete target revision (null for base).
-  returned: when O(command) migrates
+  description: The concrete target revision (null for base, or when it cannot be resolved with O(command=current)).
+  returned: when O(command) migrates, or with O(command=current) and O(revision)
   type: str
+  sample: 0002_email
+in_place:
+  description: Whether the database is already at the target O(revision) resolves to, so that O(command=downgrade)
+    (or V(upgrade) for V(head) and V(+N)) would change nothing.
+  returned: with O(command=current) and O(revision)
+  type: bool
+  sample: true
 revision:
   description: Revision after the task (in check mode, the one it would reach).
   returned: always
   type: str
+  sample: 0002_email
 path:
   description: The revisions that were (or would be) run, in order.
   returned: when O(command) migrates
   type: list
   elements: str
+  sample: [0003_audit]
 stdout:
   description: Output of the alembic migration command.
   returned: when a migration ran
   type: str
+  sample: ""
 stderr:
   description: Log output of the alembic migration command (alembic logs to stderr).
   returned: when a migration ran
   type: str
+  sample: "INFO  [alembic.runtime.migration] Running downgrade 0003_audit -> 0002_email, audit table"
 """
 
-import hashlib
-import json
 import os
 import sys
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.emergency.rollback.plugins.module_utils import _alembic, _atomic
+from ansible_collections.emergency.rollback.plugins.module_utils import _alembic
 from ansible_collections.emergency.rollback.plugins.module_utils._common import Step, with_common
+from ansible_collections.emergency.rollback.plugins.module_utils._targets import Targets
 
 
 class Alembic:
@@ -167,18 +183,25 @@ def _tail(text, limit=800):
     return text[-limit:] or "no output"
 
 
-def _memo_path(p):
-    key = hashlib.sha256(("%s\0%s" % (p["app_dir"], p["config"])).encode()).hexdigest()[:16]
-    return os.path.join(p["state_dir"], "database", "alembic-%s.json" % key)
+def _targets(p):
+    """Recorded resolutions of relative targets, per Alembic project (its directory and config)."""
+    return Targets(p["state_dir"], "database", {"alembic": [p["app_dir"], p["config"]]})
 
 
-def _read_memo(path):
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
+def _resolve(p, command, revision, current, parents, heads):
+    """(target, Targets or None, words asked, recorded entry or None); a relative target is resolved once.
+
+    The same words against the same scripts: a retry finds its starting or its reached revision.
+    """
+    if not _alembic.is_relative(revision):
+        return _alembic.resolve_target(command, revision, current, parents, heads), None, None, None
+    start = current[0] if len(current) == 1 else None
+    asked = "%s %s with heads %s" % (command, revision, ",".join(heads) or None)
+    targets = _targets(p)
+    entry = targets.find(asked, start)
+    if entry:
+        return entry["target"], targets, asked, entry
+    return _alembic.resolve_target(command, revision, current, parents, heads), targets, asked, None
 
 
 def main():
@@ -205,44 +228,44 @@ def main():
     parents, heads, current = _alembic.parse_history(alembic.run("history", "--indicate-current")[1])
     cur = ",".join(current) or None
     result = dict(current=cur, head=",".join(heads) or None, revision=cur)
+    start = current[0] if len(current) == 1 else None
     if p["command"] == "current":
+        if p["revision"] is not None:
+            # read-only answer to "is a migration to revision already in place" (no check-mode probe)
+            command = "upgrade" if p["revision"].startswith("+") or p["revision"] in ("head", "heads") else "downgrade"
+            try:
+                target = _resolve(p, command, p["revision"], current, parents, heads)[0]
+                result.update(target=target, in_place=start == target)
+            except _alembic.AlembicError:
+                result.update(target=None, in_place=False)
         module.exit_json(changed=False, **result)
 
     revision = p["revision"] if p["revision"] is not None else "head"
-    memo_path = _memo_path(p)
-    memo = _read_memo(memo_path)
-    key = "%s %s" % (p["command"], revision)
-    relative = revision.startswith(("-", "+"))
     try:
-        if relative and p["run_id"] and memo.get("run_id") == p["run_id"] and key in memo.get("targets", {}):
-            target = memo["targets"][key]
-        else:
-            target = _alembic.resolve_target(p["command"], revision, current, parents, heads)
-        path = _alembic.path_between(parents, current[0] if current else None, target)
+        target, targets, asked, entry = _resolve(p, p["command"], revision, current, parents, heads)
+        path = _alembic.path_between(parents, start, target)
     except _alembic.AlembicError as err:
         module.fail_json(
             msg="alembic_migrate: cannot %s to %s: %s; nothing was migrated" % (p["command"], revision, err)
         )
     result.update(target=target, path=path)
     diff = dict(before={"revision": cur}, after={"revision": target})
-    if (current[0] if current else None) == target:
+    if start == target:
         module.exit_json(changed=False, **result)
     if module.check_mode:
         result["revision"] = target
         module.exit_json(changed=True, diff=diff, **result)
 
     step = Step(module, "database", "alembic_%s" % p["command"])
-    if relative and p["run_id"]:
-        if memo.get("run_id") != p["run_id"]:
-            memo = {"run_id": p["run_id"], "targets": {}}
-        memo["targets"][key] = target
-        os.makedirs(os.path.dirname(memo_path), mode=0o700, exist_ok=True)
-        _atomic.write_file(memo_path, json.dumps(memo, sort_keys=True).encode(), mode=0o600)
+    if targets is not None and not entry:
+        targets.record(asked, start, target, run_id=p["run_id"])
     rc, out, err = alembic.run(p["command"], target or _alembic.BASE, check=False)
     after = _alembic.parse_revisions(alembic.run("current")[1])
     reached = after[0] if after else None
     result.update(stdout=out, stderr=err, revision=reached)
     fields = {"from_": cur, "to": target, "path": path, "app_dir": p["app_dir"]}
+    if targets is not None:
+        targets.landed(asked, reached)
     if rc != 0 or reached != target:
         step.fail(
             "alembic_migrate: %s from %s to %s %s, the database is at %s: %s"

@@ -50,7 +50,7 @@ options:
         type: str
   snapshot:
     description:
-      - Snapshot of O(db) whose time is the cut-off; an id, V(latest) or V(previous).
+      - Snapshot of O(database) whose time is the cut-off; an id, V(latest) or V(previous).
     type: str
     default: latest
   since:
@@ -62,7 +62,7 @@ options:
 EXAMPLES = r"""
 - name: How many orders would the rollback lose?
   emergency.rollback.data_loss_report:
-    db: shop
+    database: shop
     login_user: rollback
     login_password: "{{ vault_rollback_db_password }}"
     tables:
@@ -83,10 +83,24 @@ since:
   description: The cut-off used (ISO 8601, UTC).
   returned: success
   type: str
-snapshot_id:
-  description: Snapshot whose time was used, null with O(since).
+  sample: "2026-11-23T18:45:01.123Z"
+cutoff_snapshot:
+  description: The snapshot whose time was the cut-off; C(null) with O(since). It is not a snapshot this
+    module took, so not called C(snapshot) (docs/vocabulary.md).
   returned: success
-  type: str
+  type: dict
+  sample:
+    id: shop-20261123T184501.123456Z-1a2b3c
+    path: /var/lib/emergency-rollback/snapshots/database/shop-20261123T184501.123456Z-1a2b3c
+  contains:
+    id:
+      description: Snapshot id.
+      type: str
+      sample: shop-20261123T184501.123456Z-1a2b3c
+    path:
+      description: Directory of the snapshot in the snapshot store.
+      type: str
+      sample: /var/lib/emergency-rollback/snapshots/database/shop-20261123T184501.123456Z-1a2b3c
 tables:
   description: Per table, the rows newer than the cut-off and the sum of the amount column (as a string, exact).
   returned: success
@@ -97,6 +111,7 @@ rows_lost:
   description: Total of the rows newer than the cut-off.
   returned: success
   type: int
+  sample: 12
 """
 
 import datetime
@@ -116,7 +131,7 @@ def parse_since(value):
         pass
     stamp = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
     if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=datetime.UTC)
+        stamp = stamp.replace(tzinfo=_pg.UTC)
     return stamp.timestamp()
 
 
@@ -136,7 +151,7 @@ def main():
     if not _pg.HAS_PSYCOPG:
         module.fail_json(msg=missing_required_lib("psycopg"), exception=str(_pg.PSYCOPG_IMPORT_ERROR))
     p = module.params
-    snapshot_id = None
+    cutoff = None
     if p["since"]:
         try:
             since = parse_since(p["since"])
@@ -144,10 +159,11 @@ def main():
             module.fail_json(msg="data_loss_report: since=%r is neither ISO 8601 nor epoch seconds" % p["since"])
     else:
         try:
-            meta = _pg.PgSnapshots(p["state_dir"], _pg.ENGINE, p["db"]).get(p["snapshot"])
+            snaps = _pg.PgSnapshots(p["state_dir"], _pg.ENGINE, p["database"])
+            meta = snaps.get(p["snapshot"])
         except SnapshotError as err:
             module.fail_json(msg="data_loss_report: %s" % err)
-        snapshot_id = meta["id"]
+        cutoff = snaps.ref(meta)
         since = meta["metadata"].get("snapshot_ts") or meta["created_ts"]
     pg = _pg.Pg(p)
     try:
@@ -163,9 +179,9 @@ def main():
     Step(module, "database", "data_loss_report").exit(
         False,
         message="%d rows newer than %s" % (lost, _pg.iso(since)),
-        journal_fields={"snapshot": snapshot_id, "rows_lost": lost, "tables": report},
+        journal_fields={"snapshot": cutoff and cutoff["path"], "rows_lost": lost, "tables": report},
         since=_pg.iso(since),
-        snapshot_id=snapshot_id,
+        cutoff_snapshot=cutoff,
         tables=report,
         rows_lost=lost,
     )

@@ -10,7 +10,7 @@ module: pg_snapshot
 short_description: Take and verify PostgreSQL snapshots (pg_dump custom format, checksum, row counts)
 version_added: 0.1.0
 description:
-  - With O(state=present), dumps the database with C(pg_dump --format=custom) into the snapshot
+  - With O(state=snapshot), dumps the database with C(pg_dump --format=custom) into the snapshot
     store (C(<state_dir>/snapshots/database/<id>/)). The metadata records the database, server
     version, sha256, size, creation time, the exact row count of every table and the Alembic
     revision when an C(alembic_version) table exists.
@@ -18,17 +18,19 @@ description:
     (C(pg_export_snapshot) + C(pg_dump --snapshot)), so they match the dump even while the
     application writes.
   - With O(state=verified), checks the dump's checksum, reads its table of contents, restores it
-    into a scratch database C(<db>_verify_<timestamp>), compares the row counts with the metadata
+    into a scratch database C(<database>_verify_<timestamp>), compares the row counts with the metadata
     and drops the scratch database. A truncated or altered dump is reported with the reason.
     The live database is only read.
   - Verification is a state of this module rather than a separate C(pg_snapshot_verify) module
     because it needs the very same options (connection, store, snapshot name) and the role
     runs it right after taking the snapshot; one module keeps one place for the snapshot's lifecycle.
-  - Idempotence. With an explicit O(name), a snapshot that already exists and whose checksum
+  - Idempotence. With an explicit O(snapshot_id), a snapshot that already exists and whose checksum
     verifies is left alone (C(changed=false)); an existing snapshot that fails its checksum is an
-    error (it is never silently replaced). Without O(name), every run takes a new snapshot named
-    C(<db>-<UTC timestamp>-<random>) and reports C(changed=true); that is what you want before each
-    rollback.
+    error (it is never silently replaced). Without O(snapshot_id), every run takes a new snapshot named
+    C(<database>-<UTC timestamp>-<random>) and reports C(changed=true).
+  - Snapshots taken here are the candidates for V(latest) (the newest) and V(previous) (the one before it).
+    Safety copies that M(emergency.rollback.pg_restore_safe) takes of the database it replaces are not;
+    they are reached by id only, and neither counted nor pruned by O(keep) here.
   - Retention keeps the newest O(keep) snapshots of this database (other databases' snapshots in the
     same store are not counted nor touched); the one just taken or named is never pruned.
 author:
@@ -40,7 +42,7 @@ attributes:
   check_mode:
     support: full
     description:
-      - O(state=present) connects and reports the snapshot it would take (id, tables, database size,
+      - O(state=snapshot) connects and reports the snapshot it would take (id, tables, database size,
         free space in the store) and the snapshots retention would prune.
       - O(state=verified) checks the checksum and the archive's table of contents but skips the test
         restore, which would create a database.
@@ -50,15 +52,15 @@ attributes:
 options:
   state:
     description:
-      - V(present) takes a snapshot (or finds the named one), V(verified) verifies one.
+      - V(snapshot) takes a snapshot (or finds the named one), V(verified) verifies one.
     type: str
-    choices: [present, verified]
-    default: present
-  name:
+    choices: [snapshot, verified]
+    default: snapshot
+  snapshot_id:
     description:
-      - Snapshot id. With O(state=present) the id of the snapshot to take (letters, digits and
+      - Snapshot id. With O(state=snapshot) the id of the snapshot to take (letters, digits and
         C(._@+-)); with O(state=verified) the id to verify, or V(latest) / V(previous) of this database.
-      - Defaults to a new timestamped id for O(state=present) and to V(latest) for O(state=verified).
+      - Defaults to a new timestamped id for O(state=snapshot) and to V(latest) for O(state=verified).
     type: str
   keep:
     description:
@@ -80,7 +82,7 @@ options:
 EXAMPLES = r"""
 - name: Snapshot the shop database before the rollback
   emergency.rollback.pg_snapshot:
-    db: shop
+    database: shop
     login_host: db1.internal
     login_user: rollback
     login_password: "{{ vault_rollback_db_password }}"
@@ -88,39 +90,53 @@ EXAMPLES = r"""
 
 - name: Prove the snapshot restores (checksum + test restore + row counts)
   emergency.rollback.pg_snapshot:
-    db: shop
+    database: shop
     login_host: db1.internal
     login_user: rollback
     login_password: "{{ vault_rollback_db_password }}"
     state: verified
-    name: "{{ database_snapshot.snapshot_id }}"
+    snapshot_id: "{{ database_snapshot.snapshot.id }}"
 
 - name: A named snapshot is taken once (idempotent)
   emergency.rollback.pg_snapshot:
-    db: shop
-    name: before-release-42
+    database: shop
+    snapshot_id: before-release-42
     keep: 10
 """
 
 RETURN = r"""
-snapshot_id:
-  description: Id of the snapshot taken, found or verified (in check mode, the one that would be taken).
+snapshot:
+  description: The snapshot taken, found or verified (in check mode with O(state=snapshot), the id it would
+    take and a null path).
   returned: always
-  type: str
-  sample: shop-20261123T184501.123456Z-1a2b3c
-path:
-  description: Directory of the snapshot in the store.
-  returned: when the snapshot exists
-  type: str
+  type: dict
+  sample:
+    id: shop-20261123T184501.123456Z-1a2b3c
+    path: /var/lib/emergency-rollback/snapshots/database/shop-20261123T184501.123456Z-1a2b3c
+  contains:
+    id:
+      description: Snapshot id (what O(emergency.rollback.pg_restore_safe#module:snapshot) takes to restore it).
+      type: str
+      sample: shop-20261123T184501.123456Z-1a2b3c
+    path:
+      description: Directory of the snapshot in the snapshot store.
+      type: str
+      sample: /var/lib/emergency-rollback/snapshots/database/shop-20261123T184501.123456Z-1a2b3c
 dump_path:
   description: Path of the custom-format dump.
   returned: when the snapshot exists
   type: str
-snapshot:
+  sample: /var/lib/emergency-rollback/snapshots/database/shop-20261123T184501.123456Z-1a2b3c/files/dump.pgc
+snapshot_meta:
   description: The snapshot's metadata (id, created, sha256, size, files, metadata with row_counts,
     alembic_revision, server_version, snapshot_time).
   returned: when the snapshot exists
   type: dict
+  sample:
+    id: shop-20261123T184501.123456Z-1a2b3c
+    sha256: 9f2c6d...
+    size: 48213
+    metadata: {database: shop, rows_total: 1510}
 row_counts:
   description: Rows per table (C(schema.table), public tables unqualified) in the snapshot, or in the live
     database in check mode.
@@ -131,26 +147,31 @@ alembic_revision:
   description: Alembic revision recorded in the snapshot, null without an alembic_version table.
   returned: success
   type: str
+  sample: 0003_audit
 database_size:
   description: Size of the live database in bytes (pg_database_size; a custom-format dump is usually smaller).
-  returned: state=present
+  returned: O(state=snapshot), unless the named snapshot already existed
   type: int
+  sample: 8413315
 database_oid:
   description: Oid of the live database (its identity; it changes when pg_restore_safe swaps a copy in).
-  returned: state=present, unless the named snapshot already existed
+  returned: O(state=snapshot), unless the named snapshot already existed
   type: int
+  sample: 16412
 free_bytes:
   description: Free bytes on the filesystem of the snapshot store.
-  returned: state=present
+  returned: O(state=snapshot), unless the named snapshot already existed
   type: int
+  sample: 20480000000
 pruned:
   description: Snapshot ids deleted by retention (in check mode, those that would be).
-  returned: state=present
+  returned: O(state=snapshot)
   type: list
   elements: str
+  sample: [shop-20261101T120000.000000Z-aa11bb]
 verification:
   description: What O(state=verified) checked; C(test_restore) is false in check mode.
-  returned: state=verified
+  returned: O(state=verified)
   type: dict
   sample: {checksum: true, archive_entries: 42, test_restore: true, row_counts_match: true}
 """
@@ -174,85 +195,71 @@ class PgSnapshotModule:
     def __init__(self, module):
         self.module = module
         self.p = module.params
-        self.db = self.p["db"]
+        self.db = self.p["database"]
         self.pg = _pg.Pg(self.p, run_command=module.run_command)
         self.snaps = _pg.PgSnapshots(self.p["state_dir"], _pg.ENGINE, self.db)
 
     def ids(self):
-        return [m["id"] for m in self.snaps.list()]
+        return [m["id"] for m in self.snaps.list(safety=False)]
 
-    def present(self):
+    def existing(self, snapshot_id):
+        """Leave a named snapshot that already exists alone (it must be sound and of this database)."""
         step = Step(self.module, "database", "snapshot")
-        name = self.p["name"]
-        if name:
-            try:
-                validate_id(name)
-            except SnapshotError as err:
-                self.module.fail_json(msg="pg_snapshot: %s" % err)
-            if self.snaps.store.exists(name):
-                try:
-                    meta = self.snaps.store.verify(name)
-                except SnapshotCorrupt as err:
-                    step.fail(
-                        "pg_snapshot: snapshot %s exists but is corrupt (%s); not replacing it, delete it or choose "
-                        "another name" % (name, err),
-                        journal_fields={"snapshot": self.snaps.store.path(name)},
-                    )
-                if meta["metadata"].get("database") != self.db:
-                    self.module.fail_json(
-                        msg="pg_snapshot: snapshot %s exists but is of database %s, not %s; nothing changed"
-                        % (name, meta["metadata"].get("database"), self.db)
-                    )
-                self.module.exit_json(changed=False, **self.described(meta, pruned=[]))
-        snapshot_id = name or _pg.snapshot_id_for(self.db)
+        try:
+            meta = self.snaps.store.verify(snapshot_id)
+        except SnapshotCorrupt as err:
+            step.fail(
+                "pg_snapshot: snapshot %s exists but is corrupt (%s); not replacing it, delete it or choose "
+                "another snapshot_id" % (snapshot_id, err),
+                journal_fields={"snapshot": self.snaps.store.path(snapshot_id)},
+            )
+        if meta["metadata"].get("database") != self.db:
+            self.module.fail_json(
+                msg="pg_snapshot: snapshot %s exists but is of database %s, not %s; nothing changed"
+                % (snapshot_id, meta["metadata"].get("database"), self.db)
+            )
+        self.module.exit_json(changed=False, pruned=[], **self.described(meta))
+
+    def snapshot(self):
+        snapshot_id = self.p["snapshot_id"]
+        if snapshot_id and self.snaps.store.exists(snapshot_id):
+            self.existing(snapshot_id)
+        snapshot_id = snapshot_id or _pg.snapshot_id_for(self.db)
         before = self.ids()
         try:
-            conn = self.pg.connect()
+            live = self.pg.live_summary() if self.module.check_mode else self.pg.database_info(self.db)
         except _pg.PgError as err:
             self.module.fail_json(msg="pg_snapshot: %s; nothing was dumped" % err)
-        try:
-            info = self.pg.database_info(self.db, conn)
-            counts = _pg.table_counts(conn) if self.module.check_mode else None
-            revision = _pg.alembic_revision(conn) if self.module.check_mode else None
-        finally:
-            conn.close()
         free = shutil.disk_usage(_existing_parent(self.snaps.store.dir)).free
+        sizes = dict(database_size=live["size"], database_oid=live["oid"], free_bytes=free)
         if self.module.check_mode:
-            excess = len(before) + 1 - self.p["keep"] if self.p["keep"] else 0
-            doomed = before[: max(0, excess)]
             self.module.exit_json(
                 changed=True,
-                snapshot_id=snapshot_id,
-                row_counts=counts,
-                alembic_revision=revision,
-                database_size=info["size"],
-                database_oid=info["oid"],
-                free_bytes=free,
-                pruned=doomed,
+                snapshot={"id": snapshot_id, "path": None},
+                row_counts=live["row_counts"],
+                alembic_revision=live["alembic_revision"],
+                pruned=before[: max(0, len(before) + 1 - self.p["keep"])] if self.p["keep"] else [],
                 diff=dict(before={"snapshots": before}, after={"snapshots": before + [snapshot_id]}),
+                **sizes,
             )
+        step = Step(self.module, "database", "snapshot")
         try:
-            with self.snaps.store.staging(snapshot_id, source="postgresql:%s" % self.db) as stage:
-                stage.metadata.update(self.pg.dump(stage.file(_pg.DUMP_NAME)))
-            meta = stage.meta
+            meta = _pg.take_snapshot(self.pg, self.snaps, snapshot_id)
         except (_pg.PgError, SnapshotError, OSError) as err:
             step.fail("pg_snapshot: cannot snapshot database %s: %s; nothing was kept" % (self.db, err))
-        item = meta["files"][0]
-        meta["metadata"]["dump_sha256"] = item["sha256"]
         try:
-            pruned = self.snaps.prune(self.p["keep"], protect=(snapshot_id,))
+            pruned = self.snaps.prune(self.p["keep"], protect=(snapshot_id,), safety=False)
         except (SnapshotError, OSError) as err:
             self.module.warn("pg_snapshot: retention could not prune old snapshots: %s" % err)
             pruned = []
-        result = self.described(meta, pruned=pruned)
-        result.update(database_size=info["size"], database_oid=info["oid"], free_bytes=free)
+        result = self.described(meta)
         step.exit(
             True,
             message="dumped %s: %d tables, %d rows, %d bytes"
             % (self.db, len(meta["metadata"]["row_counts"]), meta["metadata"]["rows_total"], meta["size"]),
             journal_fields={
                 "to": snapshot_id,
-                "snapshot": result["path"],
+                "snapshot": result["snapshot"]["path"],
                 "database": self.db,
                 "rows": meta["metadata"]["rows_total"],
                 "bytes": meta["size"],
@@ -261,80 +268,62 @@ class PgSnapshotModule:
                 "pruned": pruned,
             },
             diff=dict(before={"snapshots": before}, after={"snapshots": self.ids()}),
-            **result,
+            pruned=pruned,
+            **dict(result, **sizes),
         )
 
-    def described(self, meta, pruned):
+    def described(self, meta):
         return dict(
-            snapshot_id=meta["id"],
-            path=self.snaps.dir_of(meta),
+            snapshot=self.snaps.ref(meta),
             dump_path=self.snaps.file_of(meta),
-            snapshot=meta,
+            snapshot_meta=meta,
             row_counts=meta["metadata"].get("row_counts", {}),
             alembic_revision=meta["metadata"].get("alembic_revision"),
-            pruned=pruned,
         )
 
     def verified(self):
         step = Step(self.module, "database", "verify_snapshot")
-        ref = self.p["name"] or "latest"
         try:
-            meta = self.snaps.get(ref)
+            meta = self.snaps.get(self.p["snapshot_id"] or "latest")
         except SnapshotError as err:
             self.module.fail_json(msg="pg_snapshot: %s" % err)
-        dump = self.snaps.file_of(meta)
         fields = {"snapshot": self.snaps.dir_of(meta), "to": meta["id"]}
         verification = {"checksum": False, "archive_entries": None, "test_restore": False, "row_counts_match": None}
         try:
-            self.snaps.store.verify(meta)
+            verification["archive_entries"] = _pg.check_snapshot(self.pg, self.snaps, meta)
             verification["checksum"] = True
-            verification["archive_entries"] = self.pg.check_archive(dump)
-        except (SnapshotCorrupt, _pg.PgError) as err:
+        except (SnapshotError, _pg.PgError) as err:
+            verification["checksum"] = not isinstance(err, SnapshotCorrupt)
             step.fail(
                 "pg_snapshot: snapshot %s of %s is not usable: %s" % (meta["id"], self.db, err),
                 journal_fields=fields,
                 verification=verification,
             )
-        result = self.described(meta, pruned=[])
-        result.pop("pruned")
+        result = self.described(meta)
         if self.module.check_mode:
             self.module.exit_json(changed=False, verification=verification, **result)
-        problems = []
-        scratch = None
         try:
-            conn = self.pg.maintenance()
-            try:
-                # a verification killed earlier may have left its scratch database behind
-                for stale in self.pg.kept_databases(self.db, "verify", conn):
-                    self.pg.drop(stale, conn)
-                scratch = _pg.scratch_name(self.db, "verify", _pg.utc_stamp())
-                source = self.pg.database_info(self.db, conn) or {}
-                if source:
-                    self.pg.create_like(scratch, source, conn)
-                else:
-                    conn.execute(
-                        _pg.sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(_pg.sql.Identifier(scratch))
-                    )
-                self.pg.restore_into(dump, scratch, jobs=self.p["jobs"], no_owner=self.p["no_owner"])
-                verification["test_restore"] = True
-                problems = _pg.compare_counts(meta["metadata"].get("row_counts", {}), self.pg.counts_of(scratch))
-                verification["row_counts_match"] = not problems
-            finally:
-                try:
-                    if scratch:
-                        self.pg.drop(scratch, conn)
-                finally:
-                    conn.close()
-        except (_pg.PgError, _pg.psycopg.Error) as err:
-            step.fail(
-                "pg_snapshot: test restore of snapshot %s failed: %s; the live database was not touched"
-                % (meta["id"], _pg.one_line(err)),
-                journal_fields=fields,
-                verification=verification,
+            # a verification killed earlier may have left its scratch database behind
+            for stale in self.pg.kept_databases(self.db, "verify"):
+                self.pg.drop_now(stale)
+            scratch = _pg.scratch_name(self.db, "verify", _pg.utc_stamp())
+            _counts, problems = self.pg.restore_scratch(
+                self.snaps.file_of(meta),
+                scratch,
+                meta["metadata"].get("row_counts", {}),
+                like=self.pg.database_info(self.db),
+                jobs=self.p["jobs"],
+                no_owner=self.p["no_owner"],
             )
+            if not problems:
+                self.pg.drop_now(scratch)
+        except _pg.PgError as err:
+            problems = [str(err)]
+        verification["test_restore"] = verification["row_counts_match"] = not problems
         if problems:
             step.fail(
-                "pg_snapshot: snapshot %s restores with different row counts: %s" % (meta["id"], "; ".join(problems)),
+                "pg_snapshot: test restore of snapshot %s failed: %s; the live database was not touched"
+                % (meta["id"], "; ".join(problems)),
                 journal_fields=fields,
                 verification=verification,
             )
@@ -361,8 +350,8 @@ def _existing_parent(path):
 def main():
     spec = _pg.connection_argument_spec()
     spec.update(
-        state=dict(type="str", choices=["present", "verified"], default="present"),
-        name=dict(type="str"),
+        state=dict(type="str", choices=["snapshot", "verified"], default="snapshot"),
+        snapshot_id=dict(type="str"),
         keep=dict(type="int", default=5),
         jobs=dict(type="int", default=2),
         no_owner=dict(type="bool", default=False),
@@ -370,16 +359,20 @@ def main():
     module = AnsibleModule(argument_spec=with_common(spec), supports_check_mode=True)
     if not _pg.HAS_PSYCOPG:
         module.fail_json(msg=missing_required_lib("psycopg"), exception=str(_pg.PSYCOPG_IMPORT_ERROR))
-    if module.params["keep"] < 0:
+    p = module.params
+    if p["keep"] < 0:
         module.fail_json(msg="pg_snapshot: keep must be 0 (keep all) or more")
     try:
-        _pg.find_bin_dir(module.params["bin_dir"])
-    except _pg.PgError as err:
+        if p["state"] == "snapshot" and p["snapshot_id"]:
+            validate_id(p["snapshot_id"])
+        _pg.find_bin_dir(p["bin_dir"])
+    except (SnapshotError, _pg.PgError) as err:
         module.fail_json(msg="pg_snapshot: %s; nothing was dumped" % err)
     runner = PgSnapshotModule(module)
-    if module.params["state"] == "present":
-        runner.present()
-    runner.verified()
+    if p["state"] == "snapshot":
+        runner.snapshot()
+    else:
+        runner.verified()
 
 
 if __name__ == "__main__":

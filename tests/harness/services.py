@@ -154,7 +154,7 @@ class PostgresServer:
             "login_port": self.port,
             "login_user": self.user,
             "login_password": self.password,
-            "db": dbname,
+            "database": dbname,
         }
 
     def psql(self, sql, dbname="postgres"):

@@ -10,17 +10,10 @@ M = "emergency.rollback.alembic_migrate"
 
 
 @pytest.fixture
-def alembic_args(alembic_app, pgdb, postgres, state_dir):
-    url = "postgresql+psycopg://%s:%s@%s:%d/%s" % (
-        postgres.user,
-        postgres.password,
-        postgres.host,
-        postgres.port,
-        pgdb.name,
-    )
+def alembic_args(alembic_app, alembic_url, state_dir):
     return {
         "app_dir": str(alembic_app),
-        "environment": {"DATABASE_URL": url},
+        "environment": {"DATABASE_URL": alembic_url},
         "state_dir": str(state_dir),
         "run_id": "rb-alembic",
     }
@@ -85,3 +78,31 @@ def test_bad_target_and_failed_migration(playbook, pgdb, alembic_args, alembic_a
     assert "missing_table" in res["msg"] and "failed (rc=1)" in res["msg"]
     # transactional DDL: PostgreSQL rolled the whole upgrade back, the database is still at base
     assert "missing_table" in res["stderr"] and res["revision"] is None and "the database is at base" in res["msg"]
+
+
+def test_relative_downgrade_retried_by_another_run_downgrades_once(task, pgdb, alembic_args, state_dir):
+    # issue 19: -1 counted from the revision found each run, so a retry went 0003 -> 0002 -> 0001
+    event, _up, _ = task(M, dict(alembic_args, command="upgrade"))
+    assert event == "runner_on_ok"
+    results = []
+    for run_id in ("rb-1", "rb-2", ""):
+        event, res, _ = task(M, dict(alembic_args, command="downgrade", revision="-1", run_id=run_id))
+        assert event == "runner_on_ok", res
+        results.append(res)
+    assert results[0]["changed"] and results[0]["target"] == "0002_email"
+    assert [(r["changed"], r["target"], r["revision"]) for r in results[1:]] == [
+        (False, "0002_email", "0002_email")
+    ] * 2
+    assert pgdb.execute("SELECT version_num FROM alembic_version") == [("0002_email",)]
+    # the read-only question the role asks before dumping
+    event, res, _ = task(M, dict(alembic_args, command="current", revision="-1"))
+    assert event == "runner_on_ok" and (res["changed"], res["in_place"], res["target"]) == (False, True, "0002_email")
+    # after a new deploy (upgrade to head), the same words roll that deploy back again
+    task(M, dict(alembic_args, command="upgrade"))
+    event, res, _ = task(M, dict(alembic_args, command="current", revision="-1"))
+    assert (res["in_place"], res["target"]) == (False, "0002_email")
+    event, res, _ = task(M, dict(alembic_args, command="downgrade", revision="-1", run_id="rb-3"))
+    assert event == "runner_on_ok" and res["changed"] and res["target"] == "0002_email"
+    # a deeper rollback names it: -2 is resolved afresh
+    event, res, _ = task(M, dict(alembic_args, command="downgrade", revision="-2", run_id="rb-4"))
+    assert event == "runner_on_ok" and res["changed"] and res["target"] is None

@@ -2,9 +2,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -15,24 +12,8 @@ pytestmark = pytest.mark.integration
 PLAYBOOK = str(REPO / "playbooks" / "rollback_database.yml")
 
 
-@pytest.fixture
-def role_vars(pgdb, postgres, state_dir):
-    return {
-        "rollback_hosts": "all",
-        "rollback_run_id": "rb-db-1",
-        "database_state_dir": str(state_dir),
-        "database_name": pgdb.name,
-        "database_login_host": postgres.host,
-        "database_login_port": postgres.port,
-        "database_login_user": postgres.user,
-        "database_login_password": postgres.password,
-        "database_bin_dir": str(postgres.bin_dir),
-        "database_snapshot_verify": False,
-    }
-
-
 def take_snapshot(task, pgdb, state_dir, name="good"):
-    event, res, _ = task("emergency.rollback.pg_snapshot", pgdb.params(state_dir=str(state_dir), name=name))
+    event, res, _ = task("emergency.rollback.pg_snapshot", pgdb.params(state_dir=str(state_dir), snapshot_id=name))
     assert event == "runner_on_ok", res
 
 
@@ -58,13 +39,10 @@ def test_role_restores_verifies_and_releases_the_lock(playbook, task, pgdb, role
     kept = [d for d in pgdb.databases() if "_pre_rollback_" in d]
     assert len(kept) == 1 and pgdb.counts(kept[0])["orders"] == 0
     actions = [(e["action"], e["result"]) for e in journal(state_dir) if e["run_id"] == "rb-db-1"]
-    assert actions == [
-        ("acquire", "changed"),
-        ("snapshot", "changed"),
-        ("verify_snapshot", "ok"),
-        ("restore", "changed"),
-        ("release", "changed"),
-    ]
+    # the snapshot of the replaced database is the restore's own safety copy
+    assert actions == [("acquire", "changed"), ("restore", "changed"), ("release", "changed")]
+    restore = run.result("Restore the snapshot into a new database and swap it in")
+    assert restore["restored_from"]["id"] == "good" and restore["snapshot"]["id"] != "good"
     assert not (state_dir / "rollback.lock").exists()
     assert postgres.password not in run.artifacts_text()
     assert postgres.password not in (state_dir / "journal.jsonl").read_text()
@@ -101,32 +79,8 @@ def test_role_check_mode_changes_nothing(playbook, task, pgdb, role_vars, state_
     assert sorted(os.listdir(state_dir / "snapshots/database")) == before
 
 
-def test_role_alembic_downgrade_before_the_app_switch(playbook, pgdb, role_vars, alembic_app, postgres, state_dir):
-    url = "postgresql+psycopg://%s:%s@%s:%d/%s" % (
-        postgres.user,
-        postgres.password,
-        postgres.host,
-        postgres.port,
-        pgdb.name,
-    )
-    alembic = str(Path(sys.executable).parent / "alembic")
-    subprocess.run(
-        [alembic, "upgrade", "head"],
-        cwd=alembic_app,
-        env=dict(os.environ, DATABASE_URL=url),
-        check=True,
-        capture_output=True,
-    )
-    run = playbook(
-        PLAYBOOK,
-        extravars=dict(
-            role_vars,
-            database_alembic_downgrade_to="-1",
-            database_alembic_app_dir=str(alembic_app),
-            database_alembic_executable=alembic,
-            database_alembic_environment={"DATABASE_URL": url},
-        ),
-    )
+def test_role_alembic_downgrade_before_the_app_switch(playbook, pgdb, alembic_role_vars, postgres, state_dir):
+    run = playbook(PLAYBOOK, extravars=alembic_role_vars)
     assert run.rc == 0, run.stdout[-3000:]
     assert pgdb.execute("SELECT version_num FROM alembic_version") == [("0002_email",)]
     snap = [e for e in journal(state_dir) if e["action"] == "snapshot"][0]
@@ -134,3 +88,62 @@ def test_role_alembic_downgrade_before_the_app_switch(playbook, pgdb, role_vars,
     down = [e for e in journal(state_dir) if e["action"] == "alembic_downgrade"][0]
     assert (down["from"], down["to"]) == ("0003_audit", "0002_email")
     assert postgres.password not in run.artifacts_text()
+
+
+def changed_tasks(run):
+    return [
+        name
+        for name, results in run.results.items()
+        for r in results
+        if r["event"] == "runner_on_ok" and r["res"].get("changed")
+    ]
+
+
+def test_role_restore_latest_twice_second_run_changes_nothing(playbook, task, pgdb, role_vars, state_dir):
+    # issue 19: the second run restored the snapshot the first run took of the bad state
+    take_snapshot(task, pgdb, state_dir)
+    pgdb.execute("DELETE FROM billing.invoices; DELETE FROM orders WHERE id > 10")
+    first = playbook(PLAYBOOK, extravars=dict(role_vars, database_restore_snapshot="latest"))
+    assert first.rc == 0, first.stdout[-3000:]
+    restored = pgdb.counts()
+    assert restored == {"users": 20, "orders": 50, "billing.invoices": 5}
+    oid, snapshots = pgdb.oid(), sorted(os.listdir(state_dir / "snapshots/database"))
+    second = playbook(
+        PLAYBOOK, extravars=dict(role_vars, rollback_run_id="rb-db-2", database_restore_snapshot="latest")
+    )
+    assert second.rc == 0, second.stdout[-3000:]
+    assert changed_tasks(second) == []
+    assert second.result("Restore the snapshot into a new database and swap it in")["restored_from"]["id"] == "good"
+    assert pgdb.counts() == restored and pgdb.oid() == oid
+    # no new dump on the re-run
+    assert sorted(os.listdir(state_dir / "snapshots/database")) == snapshots
+
+
+def test_role_alembic_minus_one_twice_downgrades_once(playbook, pgdb, alembic_role_vars, state_dir):
+    extravars = alembic_role_vars
+    for run_id in ("rb-db-1", "rb-db-2"):
+        run = playbook(PLAYBOOK, extravars=dict(extravars, rollback_run_id=run_id))
+        assert run.rc == 0, run.stdout[-3000:]
+        assert pgdb.execute("SELECT version_num FROM alembic_version") == [("0002_email",)]
+    # the re-run takes no new dump either: one snapshot, of the first run
+    assert changed_tasks(run) == []
+    assert run.result("Downgrade the schema with Alembic")["target"] == "0002_email"
+    assert len(os.listdir(state_dir / "snapshots/database")) == 1
+
+
+def test_role_refusal_names_the_role_variable(playbook, task, pgdb, role_vars, state_dir):
+    take_snapshot(task, pgdb, state_dir)
+    pgdb.execute("INSERT INTO orders (user_id, total) VALUES (1, 5)")
+    oid = pgdb.oid()
+    run = playbook(
+        PLAYBOOK,
+        extravars=dict(
+            role_vars,
+            database_restore_snapshot="latest",
+            database_data_loss_tables=[{"table": "orders", "column": "created_at"}],
+        ),
+    )
+    assert run.rc != 0 and pgdb.oid() == oid and pgdb.counts()["orders"] == 51
+    fail = run.result("Stop here, saying what failed and what was reverted")
+    assert "1 rows written after snapshot good" in fail["msg"]
+    assert "set database_confirm_data_loss=true" in fail["msg"]

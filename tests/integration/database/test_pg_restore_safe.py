@@ -17,7 +17,7 @@ ORIGINAL = {"users": 20, "orders": 50, "billing.invoices": 5}
 
 
 def snapshot(task, pg_args, name="snap1"):
-    event, res, _ = task(SNAP, dict(pg_args, name=name))
+    event, res, _ = task(SNAP, dict(pg_args, snapshot_id=name))
     assert event == "runner_on_ok", res
     return res
 
@@ -30,12 +30,14 @@ def test_restore_four_runs_swaps_and_keeps_old_database(four, task, pgdb, pg_arg
     results = four(RESTORE, dict(pg_args, snapshot="snap1", checks=["SELECT count(*) = 20 FROM users"]))
     check, real, again, last = results
     assert check["diff"]["before"]["oid"] == old_oid and check["diff"]["after"]["snapshot"] == "snap1"
-    assert real["snapshot_id"] == "snap1" and real["row_counts"] == ORIGINAL
+    assert real["restored_from"]["id"] == "snap1" and real["row_counts"] == ORIGINAL
     assert pgdb.counts() == ORIGINAL
     pre = real["pre_rollback_db"]
     assert pre.startswith(pgdb.name + "_pre_rollback_") and pgdb.databases() == sorted([pgdb.name, pre])
     assert pgdb.counts(pre) == {"users": 20, "orders": 10, "billing.invoices": 0}
     assert pgdb.oid() == real["live_oid"] != old_oid and again["live_oid"] == pgdb.oid() == last["live_oid"]
+    # the safety copy of the replaced database is in the store; the re-runs took none
+    assert real["snapshot"]["id"] != "snap1" and (again["snapshot"], last["snapshot"]) == (None, None)
     # database-level settings follow the live database
     assert pgdb.execute("SHOW work_mem") == [("8MB",)]
     entries = [json.loads(line) for line in (state_dir / "journal.jsonl").read_text().splitlines()]
@@ -75,7 +77,7 @@ def test_damaged_dump_refused_before_live_is_touched(task, pgdb, pg_args, state_
     assert "refusing snapshot snap1" in res["msg"] and "untouched" in res["msg"]
     assert ("truncated" in res["msg"]) if damage == "truncate" else ("checksum mismatch" in res["msg"])
     assert pgdb.counts() == before and pgdb.oid() == oid and pgdb.databases() == [pgdb.name]
-    event, res, _ = task(SNAP, dict(pg_args, state="verified", name="snap1"))
+    event, res, _ = task(SNAP, dict(pg_args, state="verified", snapshot_id="snap1"))
     assert event == "runner_on_failed" and "not usable" in res["msg"]
 
 
@@ -127,7 +129,7 @@ def test_data_loss_report_counts_exactly_the_new_rows(task, pgdb, pg_args):
     ]
     event, res, _ = task("emergency.rollback.data_loss_report", dict(pg_args, tables=tables), check=True)
     assert event == "runner_on_ok" and res["changed"] is False
-    assert res["rows_lost"] == 7 and res["snapshot_id"] == "snap1"
+    assert res["rows_lost"] == 7 and res["cutoff_snapshot"]["id"] == "snap1"
     assert res["tables"][0]["rows"] == 7 and res["tables"][0]["amount"] == "73.50" and res["tables"][1]["rows"] == 0
     # the restore refuses to lose them unless told so
     event, res, _ = task(RESTORE, dict(pg_args, data_loss_tables=tables))
@@ -222,3 +224,29 @@ def test_database_left_closed_by_an_interrupted_swap_is_reopened(task, pgdb, pg_
     assert pgdb.execute(
         "SELECT datallowconn FROM pg_database WHERE datname LIKE %s", (pgdb.name + "%",), dbname="postgres"
     ) == [(True,), (True,)]
+
+
+def test_restore_latest_twice_lands_on_the_same_snapshot(task, pgdb, pg_args, state_dir):
+    # issue 19: a retry of "latest" must not pick the copy the first restore took of the bad state
+    snapshot(task, pg_args, name="good")
+    pgdb.execute("DELETE FROM billing.invoices; DELETE FROM orders WHERE id > 10")
+    event, first, _ = task(RESTORE, dict(pg_args, snapshot="latest", run_id="rb-1"))
+    assert event == "runner_on_ok", first.get("msg")
+    assert first["changed"] and first["restored_from"]["id"] == "good"
+    safety = first["snapshot"]["id"]
+    assert safety != "good" and os.path.isdir(first["snapshot"]["path"])
+    assert pgdb.counts() == ORIGINAL
+    oid, listing = pgdb.oid(), sorted(os.listdir(state_dir / "snapshots/database"))
+    event, second, _ = task(RESTORE, dict(pg_args, snapshot="latest", run_id="rb-2"))
+    assert event == "runner_on_ok", second.get("msg")
+    assert not second["changed"] and second["restored_from"]["id"] == "good" and second["snapshot"] is None
+    assert pgdb.counts() == ORIGINAL and pgdb.oid() == oid
+    assert sorted(os.listdir(state_dir / "snapshots/database")) == listing
+    # the safety copy is no candidate for latest/previous, only restored when named by id
+    event, res, _ = task(SNAP, dict(pg_args, state="verified", snapshot_id="latest"), check=True)
+    assert event == "runner_on_ok" and res["snapshot"]["id"] == "good"
+    event, res, _ = task(RESTORE, dict(pg_args, snapshot="previous"))
+    assert event == "runner_on_failed" and "no previous snapshot" in res["msg"] and "\n" not in res["msg"]
+    event, res, _ = task(RESTORE, dict(pg_args, snapshot=safety, run_id="rb-3"))
+    assert event == "runner_on_ok" and res["changed"] and res["restored_from"]["id"] == safety
+    assert pgdb.counts() == {"users": 20, "orders": 10, "billing.invoices": 0}

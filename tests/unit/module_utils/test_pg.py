@@ -55,12 +55,14 @@ def test_find_bin_dir(tmp_path):
 
 
 def test_env_carries_the_password_not_argv():
-    pg = _pg.Pg({"login_host": "db", "login_port": 5433, "login_user": "u", "login_password": "s3cret", "db": "x"})
+    pg = _pg.Pg(
+        {"login_host": "db", "login_port": 5433, "login_user": "u", "login_password": "s3cret", "database": "x"}
+    )
     env = pg.env()
     assert env["PGPASSWORD"] == "s3cret" and env["PGHOST"] == "db" and env["PGPORT"] == "5433"
     info = pg.conninfo("x")
     assert info["password"] == "s3cret" and info["dbname"] == "x" and info["sslmode"] == "prefer"
-    sock = _pg.Pg({"login_host": "db", "login_unix_socket": "/run/pg", "db": "x"})
+    sock = _pg.Pg({"login_host": "db", "login_unix_socket": "/run/pg", "database": "x"})
     assert sock.env()["PGHOST"] == "/run/pg" and "PGPASSWORD" not in sock.env()
 
 
@@ -80,9 +82,38 @@ def test_snapshots_are_seen_per_database(tmp_path):
 
 
 def test_restore_state_roundtrip(tmp_path):
-    path = _pg.restore_state_path(str(tmp_path), {"login_host": "db/1", "login_port": 5432, "db": "shop"})
+    path = _pg.restore_state_path(str(tmp_path), {"login_host": "db/1", "login_port": 5432, "database": "shop"})
     assert path.endswith("database/restore-db_1_5432_shop.json")
     assert _pg.read_restore_state(path) == {}
     _pg.write_restore_state(path, {"state": "restored", "live_oid": 5})
     assert _pg.read_restore_state(path) == {"state": "restored", "live_oid": 5}
     assert oct(os.stat(path).st_mode & 0o777) == "0o600"
+
+
+def test_safety_copies_are_never_latest_nor_previous(tmp_path):
+    view = _pg.DbSnapshots(str(tmp_path), _pg.ENGINE, "shop")
+    for n, safety in enumerate([False, True, True]):
+        metadata = {"engine": _pg.ENGINE, "database": "shop"}
+        if safety:
+            metadata.update(kind=_pg.SAFETY_KIND, replaced_by="s0")
+        with view.store.staging("s%d" % n, metadata=metadata, now=n) as stage:
+            with open(stage.file(_pg.DUMP_NAME), "w") as handle:
+                handle.write("x")
+    assert view.get("latest")["id"] == "s0" and view.newest_id() == "s0"
+    with pytest.raises(SnapshotNotFound) as err:
+        view.get("previous")
+    assert "no previous snapshot" in str(err.value) and "1 snapshot(s)" in str(err.value)
+    assert "\n" not in str(err.value)
+    # by id, a safety copy is reachable; retention counts each kind apart
+    assert view.get("s2")["id"] == "s2"
+    assert view.plan_prune(1, safety=False) == [] and view.plan_prune(1, safety=True) == ["s1"]
+    assert view.plan_prune(1) == ["s0", "s1"]
+    assert view.ref(view.get("s0")) == {"id": "s0", "path": str(tmp_path / "snapshots/database/s0")}
+
+
+def test_fewer_rows_allows_growth_only():
+    assert _pg.fewer_rows({"a": 2, "b": 3}, {"a": 5, "b": 3, "c": 1}) == []
+    assert _pg.fewer_rows({"a": 2, "b": 3}, {"a": 1}) == [
+        "a has 1 rows, the snapshot had 2",
+        "b has 0 rows, the snapshot had 3",
+    ]

@@ -17,19 +17,23 @@ from tests.harness.modules import run
 
 
 def test_restore_without_snapshots_fails_clearly(tmp_path):
-    ok, res = run(pg_restore_safe, {"db": "shop", "state_dir": str(tmp_path), "login_password": "pw"})
+    ok, res = run(pg_restore_safe, {"database": "shop", "state_dir": str(tmp_path), "login_password": "pw"})
     assert not ok and "no latest snapshot of postgresql database shop" in res["msg"]
     assert "nothing was changed" in res["msg"]
 
 
 def test_bad_inputs(tmp_path):
-    ok, res = run(pg_restore_safe, {"db": "shop", "state_dir": str(tmp_path), "jobs": 0})
+    ok, res = run(pg_restore_safe, {"database": "shop", "state_dir": str(tmp_path), "jobs": 0})
     assert not ok and "jobs and swap_attempts must be 1 or more" in res["msg"]
-    ok, res = run(pg_snapshot, {"db": "shop", "state_dir": str(tmp_path), "name": "bad/name"})
+    ok, res = run(pg_restore_safe, {"database": "shop", "state_dir": str(tmp_path), "snapshot_id": "latest"})
+    assert not ok and "invalid snapshot id" in res["msg"] and "nothing was changed" in res["msg"]
+    ok, res = run(pg_snapshot, {"database": "shop", "state_dir": str(tmp_path), "snapshot_id": "bad/name"})
     assert not ok and "invalid snapshot id" in res["msg"]
-    ok, res = run(pg_snapshot, {"db": "shop", "state_dir": str(tmp_path), "bin_dir": str(tmp_path)})
+    ok, res = run(pg_snapshot, {"database": "shop", "state_dir": str(tmp_path), "bin_dir": str(tmp_path)})
     assert not ok and "pg_dump not found" in res["msg"] and "nothing was dumped" in res["msg"]
-    ok, res = run(data_loss_report, {"db": "shop", "state_dir": str(tmp_path), "tables": [], "since": "yesterday"})
+    ok, res = run(
+        data_loss_report, {"database": "shop", "state_dir": str(tmp_path), "tables": [], "since": "yesterday"}
+    )
     assert not ok and "neither ISO 8601 nor epoch" in res["msg"]
     ok, res = run(alembic_migrate, {"app_dir": str(tmp_path / "none"), "state_dir": str(tmp_path)})
     assert not ok and "is not a directory" in res["msg"]
