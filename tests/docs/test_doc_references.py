@@ -3,6 +3,7 @@ name exists (README.md, roles/*/README.md, roles/*/meta/argument_specs.yml)."""
 
 from __future__ import annotations
 
+import ast
 import re
 import tomllib
 
@@ -22,6 +23,7 @@ from tests.docs.docsource import (
     all_blocks,
     inventory_groups,
     play_hosts_default,
+    prose,
     spec_text,
 )
 
@@ -178,6 +180,44 @@ def test_rollback_variables_in_docs_are_read_somewhere():
         named = {n for n in named if not n.endswith("_")}
         unused = {n for n in named if not re.search(r"\b%s\b" % n, used)}
         assert unused == set(), "%s names rollback_* variables nothing reads" % doc
+
+
+def _module_options():
+    """{module: {option: spec}}, doc fragments included, from each module's DOCUMENTATION."""
+    fragments = {}
+    for path in (REPO / "plugins/doc_fragments").glob("*.py"):
+        for body in re.findall(r'\w+ = r?"""(.*?)"""', path.read_text(), re.S):
+            doc = yaml.safe_load(body)
+            if isinstance(doc, dict):
+                fragments.update(doc.get("options") or {})
+    out = {}
+    for module in MODULES:
+        tree = ast.parse((REPO / "plugins/modules" / ("%s.py" % module)).read_text())
+        node = next(n for n in tree.body if isinstance(n, ast.Assign) and n.targets[0].id == "DOCUMENTATION")
+        out[module] = dict(fragments, **yaml.safe_load(ast.literal_eval(node.value))["options"])
+    return out
+
+
+@pytest.mark.parametrize("doc", [d for d in DOC_IDS if d.endswith(".md")])
+def test_module_options_in_docs_exist(doc):
+    """`option: value` / `option=value` in a paragraph naming modules is an option of one of them
+    and the value one of its choices (so renamed options and states show up here)."""
+    options = _module_options()
+    wrong = []
+    for para in re.split(r"\n\s*\n", prose(REPO / doc)):
+        modules = {m for m in MODULES if re.search(r"(?:emergency\.rollback\.|`)%s\b" % m, para)}
+        for span in re.findall(r"`([^`\n]+)`", para) if modules else []:
+            for opt, value in re.findall(r"(?:^|\s|:\s)([a-z_]+)(?::\s|=)(<[^>]+>|[\w-]+)", span):
+                if opt.split("_", 1)[0] in ROLES or span.startswith("-e"):
+                    continue  # a role variable or an extra var, checked above
+                specs = [options[m][opt] for m in modules if opt in options[m]]
+                allowed = any(
+                    not spec.get("choices") or value in map(str, spec["choices"]) or value.startswith("<")
+                    for spec in specs
+                )
+                if not allowed:
+                    wrong.append("%s (modules named there: %s)" % (span, ", ".join(sorted(modules))))
+    assert wrong == [], "%s names module options or values that do not exist" % doc
 
 
 def test_every_fenced_block_is_found():
