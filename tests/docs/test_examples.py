@@ -205,6 +205,7 @@ def box(postgres, memcached, pki, tmp_path_factory):  # noqa: F811
             with psycopg.connect(postgres.dsn("postgres"), autocommit=True) as conn:
                 for (name,) in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'shop%'").fetchall():
                     conn.execute('DROP DATABASE "%s" WITH (FORCE)' % name)
+                conn.execute("DROP ROLE IF EXISTS rollback")
         except psycopg.Error:
             pass
         shutil.rmtree(path, ignore_errors=True)
