@@ -57,6 +57,7 @@ PLACEHOLDERS = {
     "https://connect.squareup.com": lambda box: box.square.url,
     "https://api.cdn.example": lambda box: box.purge.url,
     "10.0.0.6:11211": lambda box: "127.0.0.1:%d" % box.memcached.port,
+    "vault/webhooks.yml": lambda box: str(box.path / "plays/vault/webhooks.yml"),
 }
 
 
@@ -122,7 +123,8 @@ class Box:
 
 def commands(block):
     """A bash block's commands, continuation lines joined."""
-    return [c.strip() for c in block.text.replace("\\\n", " ").splitlines() if c.strip()]
+    lines = block.text.replace("\\\n", " ").splitlines()
+    return [c.strip() for c in lines if c.strip() and not c.lstrip().startswith("#")]
 
 
 def recap(proc):
@@ -314,6 +316,19 @@ def app_play(block, box):
     assert marks[RELEASES[2]]["reason"] == "checkout 500s after the 1.5.0 deploy"
 
 
+def app_commands(block, box):
+    check, run = [substitute(c, box) for c in commands(block)]
+    box.reset_app(RELEASES[2])
+    proc = box.sh(check)
+    ran_on_sandbox(proc)
+    assert box.live() == RELEASES[2], "--check switched the release"
+    assert "releases/%s" % RELEASES[0] in proc.stdout, "the diff does not show the target"
+    proc = box.sh(run)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert box.live() == RELEASES[0]
+    assert box.health() == 200
+
+
 def cache_play(block, box):
     client = box.redis.client()
     client.flushdb()
@@ -411,9 +426,11 @@ def ssl_play(block, box):
     assert pki_mod.fingerprint(pki_mod.x509.load_pem_x509_certificate(leaf.encode())) == fingerprint
 
 
-def webhooks_play(block, box):
+def webhooks_setup(box):
+    """The stand-ins serve the green URLs; vault/webhooks.yml holds the credentials."""
     box.stripe.endpoints.clear()
     box.stripe.add(GREEN % "stripe", ["charge.failed"], endpoint_id=STRIPE_ID)
+    box.square.subscriptions.clear()
     box.square.add(GREEN % "square", ["payment.created"])
     vault = box.path / "plays" / "vault"
     vault.mkdir(parents=True, exist_ok=True)
@@ -426,11 +443,37 @@ def webhooks_play(block, box):
             }
         )
     )
+
+
+def webhooks_play(block, box):
+    webhooks_setup(box)
     ran_on_sandbox(box.play(block))
     assert box.stripe.endpoints[STRIPE_ID]["url"] == BLUE % "stripe"
     assert sorted(box.stripe.endpoints[STRIPE_ID]["enabled_events"]) == ["charge.failed", "charge.succeeded"]
     assert [s["notification_url"] for s in box.square.subscriptions.values()] == [BLUE % "square"]
     assert box.slack.seen("POST"), "the rollback was not announced"
+
+
+def webhooks_command(block, box):
+    webhooks_setup(box)
+    box.sandbox.write_services(
+        webhooks_endpoints=[
+            {"provider": "stripe", "endpoint_id": STRIPE_ID, "url": BLUE % "stripe", "api_base_url": box.stripe.url},
+            {
+                "provider": "square",
+                "match_url": GREEN % "square",
+                "url": BLUE % "square",
+                "api_base_url": box.square.url,
+            },
+        ]
+    )
+    (command,) = commands(block)
+    proc = box.sh(substitute(command, box))
+    stats = ran_on_sandbox(proc)
+    assert stats["changed"] > 0, "check mode shows no change to make"
+    assert BLUE % "stripe" in proc.stdout and GREEN % "stripe" in proc.stdout, "no before/after diff"
+    assert box.stripe.endpoints[STRIPE_ID]["url"] == GREEN % "stripe"
+    assert [s["notification_url"] for s in box.square.subscriptions.values()] == [GREEN % "square"]
 
 
 CHECKS = {
@@ -439,12 +482,14 @@ CHECKS = {
     "README.md#2": readme_install,
     "README.md#3": readme_rollbackctl,
     "roles/app/README.md#0": app_play,
+    "roles/app/README.md#1": app_commands,
     "roles/cache/README.md#0": cache_play,
     "roles/database/README.md#0": database_play,
     "roles/database/README.md#1": database_previous,
     "roles/database/README.md#2": database_alembic,
     "roles/ssl/README.md#0": ssl_play,
     "roles/webhooks/README.md#0": webhooks_play,
+    "roles/webhooks/README.md#1": webhooks_command,
 }
 
 # Examples that fail only because another branch's work has not landed yet: {block id: reason}.
