@@ -4,7 +4,7 @@ Builds, in a directory it prints (ROLLBACK_SANDBOX, else a new temp dir; no root
 - an ansistrano layout with three releases of a small Python web app, the newest one broken
   (its /health answers 500), `current` pointing at it;
 - the app running from `current`, and a real nginx on a free localhost port proxying to it;
-- an inventory for this machine.
+- $ROLLBACK_SANDBOX/services.json, the variables inventories/sandbox reads for those services.
 Then it shows the health check failing, runs the app rollback through rollbackctl
 (`rollbackctl run app`), shows the health check passing and `rollbackctl status` with the
 journal, and stops what it started.
@@ -23,6 +23,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -66,7 +67,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
 '''
 
-APPCTL = '''"""Restart the shop: stop the running process, start the one in current/ again."""
+APPCTL = '''#!{python}
+"""Restart the shop: stop the running process, start the one in current/ again."""
 import os
 import signal
 import socket
@@ -151,53 +153,75 @@ def rollbackctl(args, env):
     return subprocess.call(argv, cwd=REPO, env=env)
 
 
-def main():
-    sandbox = Path(os.environ.get("ROLLBACK_SANDBOX") or tempfile.mkdtemp(prefix="rollback-demo-")).resolve()
-    sandbox.mkdir(parents=True, exist_ok=True)
-    banner("sandbox: %s" % sandbox)
+@dataclass
+class Sandbox:
+    """The drill's sandbox running: the shop on app_port behind nginx at url."""
+
+    path: Path
+    root: Path
+    restart: Path
+    app_port: int
+    nginx: services.NginxServer
+    url: str
+    vars: dict = field(default_factory=dict)
+
+    def write_services(self, **extra):
+        """$ROLLBACK_SANDBOX/services.json: what inventories/sandbox adds to every host."""
+        self.vars.update(extra)
+        (self.path / "services.json").write_text(json.dumps(self.vars, indent=2, sort_keys=True))
+
+    def stop(self):
+        self.nginx.stop()
+        try:
+            os.kill(int((self.path / "run" / "app.pid").read_text()), signal.SIGTERM)
+        except (OSError, ValueError):
+            pass
+
+
+def start(sandbox):
+    """Build the sandbox in `sandbox`, start the shop and nginx, write services.json."""
     root = build(sandbox)
     run_dir = sandbox / "run"
     run_dir.mkdir(exist_ok=True)
     app_port = free_port()
-    appctl = sandbox / "appctl.py"
-    appctl.write_text(APPCTL.format(root=str(root), port=app_port, pidfile=str(run_dir / "app.pid")))
-    subprocess.run([sys.executable, str(appctl)], check=True)
+    restart = root / "bin" / "restart"
+    restart.parent.mkdir(exist_ok=True)
+    restart.write_text(
+        APPCTL.format(python=sys.executable, root=str(root), port=app_port, pidfile=str(run_dir / "app.pid"))
+    )
+    restart.chmod(0o755)
+    subprocess.run([str(restart)], check=True, stdout=subprocess.DEVNULL)
     nginx = services.new_nginx(sandbox / "nginx")
     nginx.prepare(SITE.format(http_port=nginx.http_port) % app_port)
     nginx.start()
     url = "http://127.0.0.1:%d" % nginx.http_port
-    state = sandbox / "state"
-    inventory = sandbox / "hosts.yml"
-    inventory.write_text(
-        json.dumps(
-            {
-                "all": {
-                    "children": {
-                        "web": {
-                            "hosts": {
-                                "sandbox": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
-                            }
-                        }
-                    },
-                    "vars": {
-                        "rollback_state_dir": str(state),
-                        "app_root": str(root),
-                        "app_config_files": [str(root / "shared" / ".env")],
-                        "app_restart": "command",
-                        "app_restart_command": [sys.executable, str(appctl)],
-                        "app_health_urls": [url + "/health"],
-                        "app_health_attempts": 5,
-                        "app_health_interval": 0.5,
-                        "app_reason": "drill: /health answers 500 after the 1.5.0 deploy",
-                    },
-                }
-            },
-            indent=2,
-        )
+    box = Sandbox(path=sandbox, root=root, restart=restart, app_port=app_port, nginx=nginx, url=url)
+    box.write_services(
+        app_root=str(root),
+        app_config_files=[str(root / "shared" / ".env")],
+        app_restart="command",
+        app_restart_command=[str(restart)],
+        app_health_urls=[url + "/health"],
+        app_health_attempts=5,
+        app_health_interval=0.5,
+        app_reason="drill: /health answers 500 after the 1.5.0 deploy",
     )
+    return box
+
+
+INVENTORY = REPO / "inventories" / "sandbox"
+
+
+def main():
+    sandbox = Path(os.environ.get("ROLLBACK_SANDBOX") or tempfile.mkdtemp(prefix="rollback-demo-")).resolve()
+    sandbox.mkdir(parents=True, exist_ok=True)
+    banner("sandbox: %s" % sandbox)
+    box = start(sandbox)
+    root, url, state, inventory = box.root, box.url, sandbox / "state", INVENTORY
     env = dict(
         os.environ,
         PYTHONPATH=str(REPO),
+        ROLLBACK_SANDBOX=str(sandbox),
         ROLLBACKCTL_COLLECTION=str(REPO),
         ROLLBACKCTL_STATE_DIR=str(sandbox / "rollbackctl"),
     )
@@ -243,11 +267,7 @@ def main():
             )
         banner("drill %s; sandbox kept in %s" % ("verified" if rc == 0 else "FAILED", sandbox))
     finally:
-        nginx.stop()
-        try:
-            os.kill(int((run_dir / "app.pid").read_text()), signal.SIGTERM)
-        except (OSError, ValueError):
-            pass
+        box.stop()
         if os.environ.get("ROLLBACK_DEMO_CLEAN"):
             shutil.rmtree(sandbox, ignore_errors=True)
     return rc

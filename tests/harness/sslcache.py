@@ -188,9 +188,13 @@ class PurgeServer:
     def url(self):
         return "http://127.0.0.1:%d" % self.port
 
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
 
-@pytest.fixture
-def purge_server():
+
+def start_purge_server():
+    """A PurgeServer answering on a free port; .stop() shuts it down."""
     requests = []
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -214,8 +218,12 @@ def purge_server():
 
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server = PurgeServer(port=httpd.server_address[1], requests=requests, server=httpd)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return server
+
+
+@pytest.fixture
+def purge_server():
+    server = start_purge_server()
     yield server
-    httpd.shutdown()
-    httpd.server_close()
+    server.stop()
