@@ -17,6 +17,7 @@ from pathlib import Path
 
 import yaml
 
+from rollbackctl import report
 from rollbackctl.collection import (
     UsageError,
     check_inventory,
@@ -102,6 +103,7 @@ def build_parser():
     common(status)
     status.add_argument("--tail", type=int, default=10, help="journal entries per host (default: %(default)s)")
     status.add_argument("--json", action="store_true", help="print the status as JSON")
+    report.add_parser(sub, common)
     return parser
 
 
@@ -267,6 +269,8 @@ def main(argv=None):
             return cmd_run(args, check=args.check, diff=args.diff)
         if args.command == "plan":
             return cmd_run(args, check=True, diff=True)
+        if args.command == "report":
+            return report.cmd_report(args)
         return cmd_status(args)
     except UsageError as err:
         sys.stderr.write("rollbackctl: %s\n" % err)

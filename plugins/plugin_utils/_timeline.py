@@ -23,6 +23,11 @@ VERDICT_ORDER = ("failed", "changed but not verified", "verified", "unchanged")
 STAMP = re.compile(r"^(\d{8}T\d{6})")
 
 
+def natural(name):
+    """web2 before web10."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", str(name))]
+
+
 class TimelineError(ValueError):
     pass
 
@@ -86,7 +91,8 @@ def phases(entries, run_id=None):
     for (host, component), span in loose.items():
         result = "failed" if "failed" in span["results"] else "reverted" if "reverted" in span["results"] else "ok"
         per_host.setdefault(host, []).append(_bar(component, "run", span["start"], span["end"], result))
-    return {host: sorted(bars, key=lambda b: (b["start"], b["component"])) for host, bars in sorted(per_host.items())}
+    hosts = sorted(per_host, key=natural)
+    return {host: sorted(per_host[host], key=lambda b: (b["start"], b["component"])) for host in hosts}
 
 
 def _bar(component, phase, start, end, result):
@@ -151,7 +157,7 @@ def verdicts(entries, run_id=None):
         found = set(host["components"].values()) or {"unchanged"}
         host["verdict"] = next(v for v in VERDICT_ORDER if v in found)
         host["reverted"] = list(dict.fromkeys(host["reverted"]))
-    return dict(sorted(result.items()))
+    return {host: result[host] for host in sorted(result, key=natural)}
 
 
 def _snapshot_time(snapshot_id):
