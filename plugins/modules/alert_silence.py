@@ -72,7 +72,9 @@ options:
     type: str
     default: emergency.rollback
   silence_id:
-    description: The silence to expire (RV(silence.id) of the O(state=present) run); default found by matchers.
+    description:
+      - The silence to expire (the C(id) in RV(silence) of the O(state=present) run).
+      - Default the active silences with the same O(matchers) from the same O(created_by).
     type: str
   timeout:
     description: Seconds to wait for each Alertmanager answer.
