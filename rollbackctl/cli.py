@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from rollbackctl import report
+from rollbackctl import live, report
 from rollbackctl.collection import (
     UsageError,
     check_inventory,
@@ -151,7 +151,7 @@ def execute(playbook, args, extravars, check=False, diff=False, quiet=False, pro
         cmdline.append("--check")
     if diff:
         cmdline.append("--diff")
-    progress = progress or Progress(stream=sys.stderr if quiet else sys.stdout)
+    progress = progress or (Progress(stream=sys.stderr) if quiet else live.progress_for(sys.stdout))
     if not quiet:
         mode = " (check mode, nothing changes)" if check else ""
         progress.write("rollbackctl: run %s: %s on %s%s" % (run_id, playbook_path.name, args.inventory, mode))
