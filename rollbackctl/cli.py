@@ -17,6 +17,7 @@ from pathlib import Path
 
 import yaml
 
+from rollbackctl import live, report
 from rollbackctl.collection import (
     UsageError,
     check_inventory,
@@ -102,6 +103,7 @@ def build_parser():
     common(status)
     status.add_argument("--tail", type=int, default=10, help="journal entries per host (default: %(default)s)")
     status.add_argument("--json", action="store_true", help="print the status as JSON")
+    report.add_parser(sub, common)
     return parser
 
 
@@ -149,7 +151,7 @@ def execute(playbook, args, extravars, check=False, diff=False, quiet=False, pro
         cmdline.append("--check")
     if diff:
         cmdline.append("--diff")
-    progress = progress or Progress(stream=sys.stderr if quiet else sys.stdout)
+    progress = progress or (Progress(stream=sys.stderr) if quiet else live.progress_for(sys.stdout))
     if not quiet:
         mode = " (check mode, nothing changes)" if check else ""
         progress.write("rollbackctl: run %s: %s on %s%s" % (run_id, playbook_path.name, args.inventory, mode))
@@ -267,6 +269,8 @@ def main(argv=None):
             return cmd_run(args, check=args.check, diff=args.diff)
         if args.command == "plan":
             return cmd_run(args, check=True, diff=True)
+        if args.command == "report":
+            return report.cmd_report(args)
         return cmd_status(args)
     except UsageError as err:
         sys.stderr.write("rollbackctl: %s\n" % err)

@@ -107,3 +107,32 @@ def task(tmp_path):
         return run_task(tmp_path, module, args, **kwargs)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def metrics_app():
+    """A tiny app exporting an error rate and a p95 latency the test sets (MetricsApp.values)."""
+    from tests.harness.monitoring import MetricsApp
+
+    app = MetricsApp().start()
+    yield app
+    app.stop()
+
+
+@pytest.fixture(scope="session")
+def prometheus(tmp_path_factory, metrics_app):
+    """A real Prometheus scraping metrics_app every half second."""
+    from tests.harness.monitoring import Prometheus
+
+    server = Prometheus(tmp_path_factory.mktemp("prometheus"), ["127.0.0.1:%d" % metrics_app.port]).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def alertmanager(tmp_path_factory):
+    from tests.harness.monitoring import Alertmanager
+
+    server = Alertmanager(tmp_path_factory.mktemp("alertmanager")).start()
+    yield server
+    server.stop()
