@@ -12,12 +12,14 @@ land without a test.
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import re
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 import psycopg
@@ -58,6 +60,16 @@ PLACEHOLDERS = {
     "https://api.cdn.example": lambda box: box.purge.url,
     "10.0.0.6:11211": lambda box: "127.0.0.1:%d" % box.memcached.port,
     "vault/webhooks.yml": lambda box: str(box.path / "plays/vault/webhooks.yml"),
+    # After /etc/nginx/tls: what is left of /etc/nginx is the sandbox nginx's prefix.
+    "/etc/nginx": lambda box: str(box.sandbox.nginx.prefix),
+    "listen 80": lambda box: "listen 127.0.0.1:%d" % box.lb_port,
+    # The URLs first: an address after "//" is not replaced on its own.
+    "http://10.0.0.11:8080/healthz": lambda box: "http://%s/healthz" % box.backend("green", 0),
+    "http://10.0.0.12:8080/healthz": lambda box: "http://%s/healthz" % box.backend("green", 1),
+    "10.0.0.11:8080": lambda box: box.backend("green", 0),
+    "10.0.0.12:8080": lambda box: box.backend("green", 1),
+    "10.0.0.21:8080": lambda box: box.backend("blue", 0),
+    "10.0.0.22:8080": lambda box: box.backend("blue", 1),
 }
 
 
@@ -96,10 +108,13 @@ class Box:
 
     def play(self, block):
         """Write a README's example play to a file and run it against the sandbox inventory."""
+        return self.playbook(block.id, substitute(block.text, self))
+
+    def playbook(self, name, text):
         plays = self.path / "plays"
         plays.mkdir(exist_ok=True)
-        path = plays / (re.sub(r"\W", "_", block.id) + ".yml")
-        path.write_text(substitute(block.text, self))
+        path = plays / (re.sub(r"\W", "_", name) + ".yml")
+        path.write_text(text)
         return self.sh("%s -i inventories/sandbox %s" % (BIN / "ansible-playbook", path))
 
     def live(self):
@@ -114,6 +129,31 @@ class Box:
         (self.root / "current").unlink()
         (self.root / "current").symlink_to("releases/%s" % live)
         subprocess.run([str(self.sandbox.restart)], check=True, stdout=subprocess.DEVNULL)
+
+    def backend(self, pool, index):
+        return "127.0.0.1:%d" % self.backends[pool][index]
+
+    def lb_wait(self, predicate, path="/", timeout=10.0):
+        """Poll the site until predicate(answer) holds: a reload swaps workers within moments."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                answer = self.lb_get(path)
+            except OSError as err:
+                answer = (None, None, repr(err))
+            if predicate(answer) or time.monotonic() > deadline:
+                return answer
+            time.sleep(0.05)
+
+    def lb_get(self, path="/"):
+        """(status, Retry-After, body) of the load balancer site of roles/traffic/README.md."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.lb_port, timeout=5)
+        try:
+            conn.request("GET", path)
+            resp = conn.getresponse()
+            return resp.status, resp.getheader("Retry-After"), resp.read().decode().strip()
+        finally:
+            conn.close()
 
     def sql(self, query, db="shop"):
         with psycopg.connect(self.postgres.dsn(db), autocommit=True) as conn:
@@ -167,6 +207,7 @@ def box(postgres, memcached, pki, tmp_path_factory):  # noqa: F811
         tls.mkdir()
         _tls_site(sandbox.nginx, tls, pki)
         _database(postgres)
+        backends, lb_port = _traffic_backends(sandbox.nginx)
         sandbox.write_services(
             app_health_attempts=10,
             database_login_host=postgres.host,
@@ -188,6 +229,13 @@ def box(postgres, memcached, pki, tmp_path_factory):  # noqa: F811
             ssl_probe_port=sandbox.nginx.https_port,
             vault_app_key_passphrase=pki_mod.PASSPHRASE,
             webhooks_backoff=0.01,
+            # The traffic role's defaults name /etc/nginx: the sandbox nginx keeps those files in its prefix.
+            traffic_nginx_conf=str(sandbox.nginx.conf),
+            traffic_test_command=[str(a) for a in sandbox.nginx.argv("-t")],
+            traffic_reload_command=[str(a) for a in sandbox.nginx.argv("-s", "reload")],
+            traffic_maintenance_path=str(sandbox.nginx.prefix / "snippets/emergency-rollback-maintenance.conf"),
+            traffic_upstream_path=str(sandbox.nginx.conf_d / "emergency-rollback-upstream.conf"),
+            traffic_soak_seconds=1,
         )
         yield Box(
             sandbox,
@@ -199,6 +247,8 @@ def box(postgres, memcached, pki, tmp_path_factory):  # noqa: F811
             square=square,
             slack=slack,
             purge=purge,
+            backends=backends,
+            lb_port=lb_port,
         )
     finally:
         for part in reversed(started):
@@ -231,6 +281,33 @@ def _tls_site(nginx, tls, pki):  # noqa: F811
         % (nginx.https_port, " ".join(pki_mod.NAMES), tls / "app.crt", tls / "app.key", tls / "passphrase"),
     )
     nginx.reload()
+
+
+def _traffic_backends(nginx):
+    """Two app servers per pool (server blocks of the sandbox nginx), and the site's free port."""
+    (nginx.prefix / "snippets").mkdir()  # as packaged nginx has /etc/nginx/snippets
+    backends = {pool: [services.free_port(), services.free_port()] for pool in ("green", "blue")}
+    nginx.write_site(
+        "backends",
+        "".join(
+            'server { listen 127.0.0.1:%d; location = /healthz { return 200 "ok\\n"; }'
+            ' location / { return 200 "%s %d\\n"; } }\n' % (port, pool, n)
+            for pool, ports in backends.items()
+            for n, port in enumerate(ports, 1)
+        ),
+    )
+    _blue_live(nginx, backends)
+    nginx.reload()
+    for port in backends["green"] + backends["blue"]:
+        services.wait_for_port(port)
+    return backends, services.free_port()
+
+
+def _blue_live(nginx, backends):
+    """The hand-written upstream of the site before the rollback: blue serves, green is down."""
+    servers = ["    server 127.0.0.1:%d weight=1;\n" % port for port in backends["blue"]]
+    servers += ["    server 127.0.0.1:%d down;\n" % port for port in backends["green"]]
+    (nginx.conf_d / "emergency-rollback-upstream.conf").write_text("upstream app {\n%s}\n" % "".join(servers))
 
 
 def _database(postgres):
@@ -476,6 +553,79 @@ def webhooks_command(block, box):
     assert [s["notification_url"] for s in box.square.subscriptions.values()] == [GREEN % "square"]
 
 
+def traffic_role(box, name, **role_vars):
+    """The traffic role alone on the loadbalancers group, with these variables."""
+    role = {"role": "emergency.rollback.traffic", "vars": role_vars}
+    play = {"name": name, "hosts": "loadbalancers", "gather_facts": False, "roles": [role]}
+    return box.playbook(name, json.dumps([play]))
+
+
+def traffic_site(box, block):
+    """The README's set-up in its order: the role writes the include file (page off), then the site."""
+    text = substitute(block.text, box)
+    site = Path(re.match(r"# (\S+)\n", text).group(1))
+    assert site.parent == box.sandbox.nginx.conf_d, site
+    ran_on_sandbox(traffic_role(box, "traffic-page-off", traffic_maintenance=False))
+    site.write_text(text)
+    return site
+
+
+def traffic_upstream(box):
+    """The sandbox back to blue live, the site answering from blue."""
+    _blue_live(box.sandbox.nginx, box.backends)
+    box.sandbox.nginx.reload()
+
+
+def traffic_snippet(block, box):
+    traffic_upstream(box)
+    traffic_site(box, block)
+    test = box.sandbox.nginx.test_config()
+    assert test.returncode == 0, test.stderr
+    box.sandbox.nginx.reload()
+    assert box.lb_wait(lambda a: a[0] == 200)[2] in ("blue 1", "blue 2")
+    # The include turned on by the role: 503 with Retry-After (the role's default 300 s) ...
+    ran_on_sandbox(traffic_role(box, "traffic-page-on", traffic_maintenance=True))
+    status, retry_after, _body = box.lb_wait(lambda a: a[0] == 503)
+    assert (status, retry_after) == (503, "300")
+    # ... and off again: the site serves.
+    ran_on_sandbox(traffic_role(box, "traffic-page-off", traffic_maintenance=False))
+    assert box.lb_wait(lambda a: a[0] == 200)[:2] == (200, None)
+
+
+def traffic_play(block, box):
+    (snippet,) = [b for b in all_blocks() if check_of(b) == ("roles/traffic/README.md", "include /etc/nginx/snippets/")]
+    traffic_upstream(box)
+    traffic_site(box, snippet)
+    assert box.lb_wait(lambda a: a[0] == 200)[2] in ("blue 1", "blue 2")
+    journal = box.path / "state/journal.jsonl"
+    seen = len(journal.read_text().splitlines()) if journal.exists() else 0
+    # Two plays around the comment standing for the rest of the rollback: each runs as printed.
+    page_on, restore = block.text.split("\n# ... roll back the database and the app hosts ...\n")
+
+    ran_on_sandbox(box.playbook("traffic-example-page-on", substitute(page_on, box)))
+    status, retry_after, _body = box.lb_wait(lambda a: a[0] == 503)
+    assert (status, retry_after) == (503, "300")
+    assert box.lb_get("/healthz") == (200, None, "ok"), "the health check path does not pass through"
+
+    ran_on_sandbox(box.playbook("traffic-example-restore", substitute(restore, box)))
+    assert box.lb_wait(lambda a: a[0] == 200)[:2] == (200, None), "the page is still on"
+    assert {box.lb_get()[2] for _ in range(20)} == {"green 1", "green 2"}
+    upstream = (box.sandbox.nginx.conf_d / "emergency-rollback-upstream.conf").read_text()
+    for port in box.backends["blue"]:
+        assert "server 127.0.0.1:%d down;" % port in upstream, upstream
+    entries = [json.loads(line) for line in journal.read_text().splitlines()[seen:]]
+    assert [e["to"] for e in entries if e["action"] == "weights"] == [
+        {"blue": 75, "green": 25},
+        {"blue": 50, "green": 50},
+        {"blue": 25, "green": 75},
+        {"blue": 0, "green": 100},
+    ]
+    assert [e["action"] for e in entries if e["action"].startswith("maintenance_")] == [
+        "maintenance_on",
+        "maintenance_off",
+    ]
+
+
 # {(file, words only that block contains): its check}. Keyed by content, not position, so blocks
 # added around an example (hooks, tags) do not move its check.
 CHECKS = {
@@ -490,6 +640,8 @@ CHECKS = {
     ("roles/database/README.md", "database_restore_snapshot=previous"): database_previous,
     ("roles/database/README.md", "database_alembic_downgrade_to=-1"): database_alembic,
     ("roles/ssl/README.md", "- role: emergency.rollback.ssl"): ssl_play,
+    ("roles/traffic/README.md", "include /etc/nginx/snippets/"): traffic_snippet,
+    ("roles/traffic/README.md", "- role: emergency.rollback.traffic"): traffic_play,
     ("roles/webhooks/README.md", "- role: emergency.rollback.webhooks"): webhooks_play,
     ("roles/webhooks/README.md", "rollback_webhooks -i inventory"): webhooks_command,
 }
