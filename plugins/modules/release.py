@@ -16,9 +16,14 @@ description:
     release deployed before the newest deploy that is not marked bad; V(-N) is N deploys back;
     anything else is a release id. The live release is read from the symlink, never from mtime or
     name order.
-  - Deploy history is kept in C(<root>/.rollback/history.json). Without it, release ids in natural
-    sort order up to the live one are the history (ansistrano and Capistrano ids are timestamps).
+  - A release is any directory in C(<root>/releases/) (or a symlink to a directory inside the root),
+    whatever its name, spaces and non-ASCII letters included; ids are returned exactly as on disk.
+  - Deploy history is kept in C(<root>/.rollback/history.json). Without it, the releases up to the
+    live one are the history, in release order, natural sort order when every id starts with a digit
+    or V(v) and a digit (timestamps, dates, versions), otherwise the directories' modification time.
     Counting back from the newest deploy, not from the live release, makes a second run a no-op.
+  - Paths are compared after resolving symlinks, so an application root reached through a symlink
+    with an absolute C(current) (as Capistrano writes it) is understood; the link keeps its form.
   - The release it moves away from is marked bad (who, when, why) in C(<root>/.rollback/bad.json)
     instead of being deleted; a release marked bad is refused as a target unless O(force=true).
   - With O(live_path) and O(backup_path), restores a deployment backup directory into the live
@@ -174,7 +179,6 @@ from ansible_collections.emergency.rollback.plugins.module_utils._release import
     RELATIVE_RE,
     Layout,
     ReleaseError,
-    natural_key,
     stage_copy,
     tree_digest,
     utc_iso,
@@ -264,12 +268,7 @@ def run_symlink(module, step):
             if mark:
                 layout.mark_bad(live, mark, module=module)
             _atomic.switch_symlink(layout.current, new_target)
-            head = deploys[-1] if deploys else None
-            kind = (
-                "deploy"
-                if target not in deploys and (head is None or natural_key(target) > natural_key(head))
-                else "rollback"
-            )
+            kind = layout.switch_kind(target, deploys, ids)
             layout.record(
                 [{"id": target, "kind": kind, "at": utc_iso(now), "by": _who(p), "run_id": p["run_id"], "from": live}],
                 module=module,

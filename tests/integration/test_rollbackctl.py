@@ -287,3 +287,28 @@ def test_failure_shows_ansible_error_line(tmp_path):
     assert out.returncode == 1
     [line] = verdict_lines(out)
     assert line.split()[2] == "failed:" and "nothing to roll back to" in line
+
+
+@pytest.mark.parametrize("quoted", [True, False])
+def test_release_with_spaces_by_id_and_previous(service, tmp_path, quoted):
+    """-e takes a quoted value with spaces; `previous` lands on the same release."""
+    from tests.harness.app import live_of, make_layout
+
+    ids = ["2026-11-19 old", "2026-11-20 release ünïcode", "2026-11-21 bad"]
+    root = make_layout(tmp_path / "shop", ids, live=ids[-1])
+    inventory = app_inventory(tmp_path, root, app_health_urls=["%s/health" % service])
+    extra = ["-e", 'app_reason="bad deploy" app_rollback_to="%s"' % ids[1]] if quoted else []
+    out = ctl(tmp_path, "run", "app", "-i", str(inventory), *extra)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert live_of(root) == ids[1]
+    if quoted:
+        bad = json.loads((root / ".rollback" / "bad.json").read_text(encoding="utf-8"))
+        assert bad[ids[2]]["reason"] == "bad deploy"
+
+
+def test_help_says_how_to_quote_and_exit_codes():
+    from rollbackctl.cli import build_parser
+
+    text = build_parser().format_help()
+    assert 'key="value with spaces"' in text or 'app_rollback_to="2026-11-20 release"' in text
+    assert "3  not verified" in text and "1  failed, unreachable, or no host matched" in text
