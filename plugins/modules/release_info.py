@@ -14,7 +14,7 @@ description:
     (and by whom, when, why), its C(REVISION) file and its directory time.
   - The live release is read from the C(<root>/current) symlink, never from mtime or name order.
     A dangling or foreign C(current) link is reported as an error.
-  - Releases, their order and the deploy history follow the rules of M(emergency.rollback.release):
+  - Releases, their order and the deploy history follow the rules of M(emergency.rollback.release);
     any directory name, natural order for ids starting with a digit (or V(v) and a digit), otherwise
     directory modification time; the recorded deploy history first.
   - With O(resolve), also says which concrete release V(previous), V(-N) or an id means now,
