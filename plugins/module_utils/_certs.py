@@ -24,7 +24,7 @@ from ansible_collections.emergency.rollback.plugins.module_utils._snapshot impor
 
 try:
     from cryptography import x509
-    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
     from cryptography.hazmat.primitives import serialization
     from cryptography.x509 import verification
     from cryptography.x509.oid import NameOID
@@ -203,8 +203,26 @@ def verify_chain(leaf, intermediates, roots, now=None, server_name=None):
     return [c.subject.rfc4514_string() for c in chain]
 
 
+def trust_anchors(certs):
+    """The self-signed certificates of a bundle: only those are roots a client trusts.
+
+    An intermediate placed in a trust bundle would let a leaf-only certificate verify here
+    while every client, which only has the roots, rejects what the server sends.
+    """
+    anchors = []
+    for cert in certs:
+        if cert.subject != cert.issuer:
+            continue
+        try:
+            cert.verify_directly_issued_by(cert)
+        except (ValueError, TypeError, InvalidSignature):
+            continue
+        anchors.append(cert)
+    return anchors
+
+
 def load_ca_bundle(path):
-    """Root certificates from path, or from the system bundle when path is None."""
+    """Root (self-signed) certificates from path, or from the system bundle when path is None."""
     if not path:
         path = next((p for p in SYSTEM_CA_CANDIDATES if os.path.isfile(p)), None)
         if path is None:
@@ -214,7 +232,7 @@ def load_ca_bundle(path):
             data = handle.read()
     except OSError as err:
         raise CertError("cannot read the CA bundle %s: %s" % (path, err.strerror)) from None
-    return load_certs(data, "CA bundle %s" % path)
+    return trust_anchors(load_certs(data, "CA bundle %s" % path))
 
 
 def validate_set(
@@ -227,17 +245,23 @@ def validate_set(
     min_remaining_days=0,
     now=None,
     labels=None,
+    chain_served=False,
 ):
     """Every check, in order; the first failing one raises CertError. Returns describe(leaf) + checks.
 
-    roots=None skips the chain check (the caller decides whether that is allowed).
+    The chain checked is the one clients receive: the certificate file as served (leaf then
+    intermediates, fullchain style), plus chain_data only when chain_served says the server
+    sends that file too (Apache's SSLCertificateChainFile; nginx's ssl_trusted_certificate is
+    never sent). roots=None skips the chain check (the caller decides whether that is allowed).
     """
     labels = labels or {}
     now = now or utcnow()
     certs = load_certs(cert_data, labels.get("cert", "the certificate"))
     leaf, extra = certs[0], certs[1:]
     if chain_data:
-        extra = extra + load_certs(chain_data, labels.get("chain", "the chain"))
+        chain = load_certs(chain_data, labels.get("chain", "the chain"))
+        if chain_served:
+            extra = extra + chain
     key = load_key(key_data, passphrase, labels.get("key", "the key"))
     if not key_matches(leaf, key):
         raise CertError(
@@ -255,7 +279,15 @@ def validate_set(
     if names:
         checks.append("san")
     if roots is not None:
-        info["verified_chain"] = verify_chain(leaf, extra, roots, now=now, server_name=names[0] if names else None)
+        try:
+            info["verified_chain"] = verify_chain(leaf, extra, roots, now=now, server_name=names[0] if names else None)
+        except CertError as err:
+            if not extra:
+                raise CertError(
+                    "%s; the certificate file holds the leaf only, so clients get no intermediate "
+                    "(serve a fullchain file%s)" % (err, "" if chain_served else ", a separate chain file is not sent")
+                ) from None
+            raise
         checks.append("chain")
     info["checks"] = checks
     info["key_type"] = _key_type(key)
@@ -574,6 +606,7 @@ class CertRollback:
                     names=p["expected_names"],
                     min_remaining_days=p["min_remaining_days"],
                     labels=labels,
+                    chain_served=p["chain_served"],
                 )
         except CertError as err:
             self.fail(

@@ -17,9 +17,14 @@ description:
   - BEFORE anything is swapped, the candidate is validated with C(cryptography). It must parse;
     the key must match the certificate's public key (RSA, EC); the certificate must be valid now
     and for at least O(min_remaining_days) more days; its SAN must cover O(expected_names); and
-    its chain (intermediates after the leaf and in the chain file) must verify up to the CA
-    bundle O(ca_path) (RFC 5280 / Web PKI path validation). The first failing check refuses the
-    rollback in one line and nothing is touched.
+    the chain clients will receive must verify up to a root of the CA bundle O(ca_path)
+    (RFC 5280 / Web PKI path validation). The first failing check refuses the rollback in one
+    line and nothing is touched.
+  - The chain clients receive is the certificate file as served, leaf first and then its
+    intermediates (nginx C(ssl_certificate) wants such a fullchain file). The O(chain_path) file
+    is part of it only with O(chain_served=true). Only self-signed certificates of O(ca_path)
+    count as trust anchors, so an intermediate placed in a trust bundle cannot make a leaf-only
+    certificate pass.
   - The test command (by default C(nginx -t -c <nginx_conf>)) must pass before the swap; the live
     set is then snapshotted, each file is replaced atomically, and the test command runs again.
     If it fails the previous files are put back and the task fails.
@@ -60,8 +65,16 @@ options:
     required: true
   chain_path:
     description:
-      - A separate live chain file, when the server reads one (for example C(ssl_trusted_certificate)).
+      - A separate live chain file that is restored with the set, when the server reads one.
+      - nginx never sends C(ssl_trusted_certificate) to clients (it is used for OCSP stapling and
+        client certificates); put the intermediates into the O(cert_path) file instead.
     type: path
+  chain_served:
+    description:
+      - The server sends the O(chain_path) file after the certificate (Apache's
+        C(SSLCertificateChainFile)), so it is part of the chain validated. Leave false for nginx.
+    type: bool
+    default: false
   snapshot:
     description:
       - Snapshot to restore. V(previous) is the newest snapshot taken with O(state=backup),
@@ -243,6 +256,7 @@ def main():
                 key_passphrase=dict(type="str", no_log=True),
                 ca_path=dict(type="path"),
                 validate_chain=dict(type="bool", default=True),
+                chain_served=dict(type="bool", default=False),
                 validate=dict(type="bool", default=True),
                 expected_names=dict(type="list", elements="str", default=[]),
                 min_remaining_days=dict(type="int", default=7),

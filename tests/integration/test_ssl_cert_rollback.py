@@ -135,6 +135,36 @@ def test_refusals_leave_live_files_and_served_cert(playbook, tls_site, pki, stat
     assert results == ["failed"] * len(REFUSALS)
 
 
+def test_leaf_only_refused_fullchain_accepted_and_served_valid(playbook, tls_site, pki, state_dir):  # noqa: F811
+    """What is validated is what nginx sends: a leaf-only certificate whose intermediate sits only in
+    the ssl_trusted_certificate file is refused; the same set as a fullchain is accepted and served valid."""
+    good = pki["good"]
+    leaf_only = tls_site.args(state_dir=str(state_dir), src_cert=str(good.cert), src_key=str(good.key))
+    fullchain = tls_site.args(state_dir=str(state_dir), **good.src_args())
+    leaf_only["src_chain"] = str(good.chain)
+    before = tls_site.files()
+    run = playbook(
+        [
+            {
+                "hosts": "all",
+                "gather_facts": False,
+                "tasks": [
+                    {"name": "leaf only", CERT: leaf_only, "ignore_errors": True},
+                    {"name": "fullchain", CERT: fullchain},
+                    {"name": "reload", "ansible.builtin.command": {"argv": tls_site.reload_command}},
+                    {"name": "probe", PROBE: tls_site.probe_args(expected_fingerprint=good.fingerprint)},
+                ],
+            }
+        ]
+    )
+    res = failed(run, "leaf only")
+    assert "clients get no intermediate" in res["msg"] and "left untouched" in res["msg"], res["msg"]
+    assert run.result("fullchain")["changed"] and "chain" in run.result("fullchain")["checks"]
+    assert tls_site.files() != before
+    probe = run.result("probe")
+    assert probe["matches_expected"] is True and probe["chain_valid"] is True
+
+
 def test_refusal_when_nginx_config_already_fails(playbook, tls_site, pki, state_dir):  # noqa: F811
     before = tls_site.files()
     current = pki["current"].fingerprint
