@@ -298,6 +298,11 @@ class Layout:
         marks[release_id] = mark
         self._write_json(self.bad_path, marks, module)
 
+    def clear_bad(self, release_id, module=None):
+        marks = self.bad_marks()
+        if marks.pop(release_id, None) is not None:
+            self._write_json(self.bad_path, marks, module)
+
     def record(self, entries, module=None, materialize=None):
         """Append entries to history; materialize (a deploy list) is written first when no file exists."""
         history = self.history()
@@ -312,7 +317,7 @@ class Layout:
         self._write_json(self.history_path, history, module)
 
     def plan_prune(self, keep, live, previous_good, bad, retention_s, now=None):
-        """Release ids that keep_releases would delete (oldest first)."""
+        """Release ids that keep would delete (oldest first)."""
         if not keep or keep < 1:
             return []
         now = time.time() if now is None else now
