@@ -312,3 +312,17 @@ def test_help_says_how_to_quote_and_exit_codes():
     text = build_parser().format_help()
     assert 'key="value with spaces"' in text or 'app_rollback_to="2026-11-20 release"' in text
     assert "3  not verified" in text and "1  failed, unreachable, or no host matched" in text
+
+
+def test_plan_prints_each_changed_tasks_diff(tmp_path):
+    """plan is run --check --diff: the switch it would make is shown as ansible-playbook --diff shows it."""
+    from tests.harness.app import live_of, make_layout
+
+    root = make_layout(tmp_path / "shop", ["r1", "r2", "r3"], live="r3")
+    inventory = app_inventory(tmp_path, root)
+    out = ctl(tmp_path, "plan", "app", "-i", str(inventory))
+    assert out.returncode == 0, out.stdout + out.stderr
+    lines = [line.strip() for line in out.stdout.splitlines()]
+    assert "-current -> releases/r3" in lines and "+current -> releases/r2" in lines
+    assert "h1 => would change" in lines
+    assert live_of(root) == "r3"
