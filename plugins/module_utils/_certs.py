@@ -50,7 +50,8 @@ class CertError(Exception):
 
 
 def utcnow():
-    return datetime.datetime.now(datetime.UTC)
+    # timezone.utc, not datetime.UTC: this runs on targets with Python 3.9.
+    return datetime.datetime.now(datetime.timezone.utc)  # noqa: UP017
 
 
 def load_certs(data, label):
@@ -90,7 +91,7 @@ def fingerprint_der(der):
 
 
 def _iso(value):
-    return value.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: UP017
 
 
 def san_names(cert):
@@ -461,8 +462,12 @@ class CertRollback:
         except CertError:
             return None
 
-    def _backups(self):
-        return [m for m in self.store.list() if (m.get("metadata") or {}).get("kind") == "backup"]
+    def _on_purpose(self):
+        """Snapshots taken with state=snapshot (kind "backup" before the rename), oldest first."""
+        return [m for m in self.store.list() if (m.get("metadata") or {}).get("kind") in ("snapshot", "backup")]
+
+    def _ref(self, meta):
+        return {"id": meta["id"], "path": self.store.path(meta["id"])}
 
     def resolve_candidate(self):
         """(contents, source description) of the set to restore."""
@@ -479,14 +484,17 @@ class CertRollback:
             return contents, {"type": "paths", "paths": {k: v for k, v in paths.items() if v}}
         ref = p["snapshot"]
         try:
-            if ref == "previous":
-                backups = self._backups()
-                if not backups:
+            if ref in ("latest", "previous"):
+                # Safety copies taken before a swap are never latest/previous: only by id.
+                taken = self._on_purpose()
+                want = 1 if ref == "latest" else 2
+                if len(taken) < want:
                     raise SnapshotLookupError(
-                        "no backup snapshot of ssl in %s: take one with state=backup, or give src_cert and src_key"
-                        % self.store.dir
+                        "%s needs %d snapshot(s) of ssl taken with state=snapshot in %s, there are %d; "
+                        "take one before each certificate deployment, or give src_cert and src_key"
+                        % (ref, want, self.store.dir, len(taken))
                     )
-                meta = backups[-1]
+                meta = taken[-want]
             else:
                 meta = self.store.get(ref)
             meta = self.store.verify(meta)
@@ -497,7 +505,7 @@ class CertRollback:
         for name, filename in SNAPSHOT_NAMES.items():
             if filename in names:
                 contents[name] = _read(self.store.file_path(meta, filename))
-        return contents, {"type": "snapshot", "id": meta["id"], "created": meta.get("created")}
+        return contents, {"type": "snapshot", "id": meta["id"], "created": meta.get("created"), "ref": self._ref(meta)}
 
     def test_argv(self):
         p = self.p
@@ -521,25 +529,25 @@ class CertRollback:
 
     # states ----------------------------------------------------------------------------------
 
-    def backup(self):
+    def take_snapshot(self):
         current = self.live.read()
         for name in ("cert", "key"):
             if current[name] is None:
-                self.fail("cannot back up: %s %s does not exist" % (name, self.live.paths[name]), journal=False)
+                self.fail("cannot snapshot: %s %s does not exist" % (name, self.live.paths[name]), journal=False)
         live_fp, digests = set_fingerprint(current)
         info = self._info(current)
-        result = dict(state="backup", fingerprint=live_fp, cert=summary(info))
-        backups = self._backups()
-        if backups and (backups[-1].get("metadata") or {}).get("digests") == digests:
-            self.module.exit_json(changed=False, snapshot_id=backups[-1]["id"], **result)
+        result = dict(state="snapshot", fingerprint=live_fp, cert=summary(info))
+        taken = self._on_purpose()
+        if taken and (taken[-1].get("metadata") or {}).get("digests") == digests:
+            self.module.exit_json(changed=False, snapshot=self._ref(taken[-1]), **result)
         if self.module.check_mode:
-            self.module.exit_json(changed=True, snapshot_id=None, **result)
-        meta = self.snapshot(current, "backup", live_fp, digests)
+            self.module.exit_json(changed=True, snapshot=None, **result)
+        meta = self.snapshot(current, "snapshot", live_fp, digests)
         self.step.exit(
             True,
-            message="certificate set %s backed up" % (live_fp or "unparseable"),
+            message="certificate set %s kept as snapshot %s" % (live_fp or "unparseable", meta["id"]),
             journal_fields={"from_": live_fp, "to": meta["id"], "snapshot": self.store.path(meta["id"])},
-            snapshot_id=meta["id"],
+            snapshot=self._ref(meta),
             **result,
         )
 
@@ -573,14 +581,21 @@ class CertRollback:
         cand_fp, cand_digests = set_fingerprint(deployed)
         self._journal_fields = {"from_": live_fp, "to": cand_fp}
         before_info = self._info(current)
-        out = dict(state="restored", source=source, fingerprint_before=live_fp, before=summary(before_info))
+        restored_from = source.pop("ref", None)
+        out = dict(
+            state="restored",
+            source=source,
+            fingerprint_before=live_fp,
+            before=summary(before_info),
+            restored_from=restored_from,
+        )
         if cand_digests == live_digests:
             after = summary(before_info)
             self.module.exit_json(
                 changed=False,
                 fingerprint_after=live_fp,
                 after=after,
-                snapshot_id=None,
+                snapshot=None,
                 diff=dict(before=after, after=after),
                 **self._flat(before_info),
                 **out,
@@ -618,7 +633,7 @@ class CertRollback:
         out.update(self._flat(info))
         diff = dict(before=summary(before_info) or {"fingerprint": live_fp}, after=summary(info))
         if self.module.check_mode:
-            self.module.exit_json(changed=True, snapshot_id=None, diff=diff, **out)
+            self.module.exit_json(changed=True, snapshot=None, diff=diff, **out)
 
         argv = self.test_argv()
         if argv:
@@ -635,7 +650,7 @@ class CertRollback:
             self.fail("cannot snapshot the live set into %s: %s; nothing was swapped" % (self.store.dir, err), **out)
         snap_path = self.store.path(meta["id"])
         self._journal_fields["snapshot"] = snap_path
-        out.update(snapshot_id=meta["id"], snapshot_path=snap_path)
+        out.update(snapshot=self._ref(meta))
         try:
             self.live.write(deployed, self.write_file, module=self.module)
         except OSError as err:
