@@ -69,20 +69,25 @@ current_target:
   type: str
   sample: releases/20261123181500
 ids:
-  description: Release ids in natural sort order.
+  description: Release ids in release order (see M(emergency.rollback.release)).
   returned: always
   type: list
   elements: str
+  sample: ["20261120093000", "20261123181500"]
 bad:
   description: Ids of the releases marked bad.
   returned: always
   type: list
   elements: str
+  sample: ["20261123181500"]
 releases:
-  description: One entry per release, in natural id order.
+  description: One entry per release, in release order.
   returned: always
   type: list
   elements: dict
+  sample:
+    - {id: "20261123181500", path: /srv/shop/releases/20261123181500, live: true, bad: false,
+       bad_mark: null, revision: 9f2c1ab, created: "2026-11-23T18:15:02Z"}
   contains:
     id:
       description: Release id (directory name).
@@ -110,19 +115,25 @@ deploy_history:
   returned: always
   type: list
   elements: str
+  sample: ["20261120093000", "20261123181500"]
 history_source:
-  description: Where the deploy history comes from, C(history file) or C(release id order).
+  description: Where the deploy history comes from, C(history file) or C(release id order) (release order).
   returned: always
   type: str
+  sample: history file
 history:
   description: Entries of C(<root>/.rollback/history.json).
   returned: always
   type: list
   elements: dict
+  sample:
+    - {id: "20261123181500", kind: deploy, at: "2026-11-23T18:15:02Z", by: deploy, run_id: null,
+       from: "20261120093000"}
 target:
   description: What O(resolve) resolves to.
   returned: when O(resolve) is given
   type: str
+  sample: "20261120093000"
 """
 
 from ansible.module_utils.basic import AnsibleModule
