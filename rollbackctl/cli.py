@@ -235,9 +235,12 @@ def cmd_run(args, check=False, diff=False):
     outcome = run_outcome(runner)
     code = outcome.exit_code(runner.rc, check=check)
     if not outcome.hosts:
-        progress.write(no_host_line(args, outcome))
-        for line in outcome.errors[:3]:
-            progress.write("  %s" % one_line(line))
+        if outcome.no_host_matched() or not outcome.errors:
+            progress.write(no_host_line(args, outcome))
+        else:
+            progress.write("rollbackctl: ansible-playbook exited %s before any host ran:" % runner.rc)
+            for line in outcome.errors[:3]:
+                progress.write("  %s" % one_line(line))
         return EXIT_FAILED
     progress.summary(runner.stats)
     progress.write("")
@@ -281,7 +284,8 @@ def cmd_status(args):
         print_status(per_host)
     outcome = run_outcome(runner)
     if not outcome.hosts:
-        sys.stderr.write(no_host_line(args, outcome) + "\n")
+        first = outcome.errors[0] if outcome.errors and not outcome.no_host_matched() else None
+        sys.stderr.write((("rollbackctl: %s" % one_line(first)) if first else no_host_line(args, outcome)) + "\n")
         return EXIT_FAILED
     bad = any(h.failed or h.unreachable for h in outcome.hosts.values())
     return EXIT_FAILED if bad or runner.rc != 0 else 0

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NOT_VERIFIED = 0, 1, 2, 3
 # Bookkeeping tasks report changed: true but change nothing the rollback is about.
 BOOKKEEPING = ("journal_record", "lock")
+NO_HOSTS = re.compile(r"no hosts to target|could not match supplied host pattern|no hosts matched", re.I)
 ERROR_LINE = re.compile(r"^\s*(ERROR!|\[ERROR\]:|fatal:|\[WARNING\]: Could not match supplied host pattern)")
 
 
@@ -55,6 +56,10 @@ class Outcome:
         if name not in self.hosts:
             self.hosts[name] = Host(name)
         return self.hosts[name]
+
+    def no_host_matched(self):
+        """True when hosts patterns or --limit matched nothing (not when the playbook failed to load)."""
+        return bool(self.no_hosts_matched) or any(NO_HOSTS.search(line) for line in self.errors)
 
     def exit_code(self, rc, check=False):
         if rc != 0 or not self.hosts:
@@ -118,7 +123,12 @@ def read_events(events, stdout_text=""):
         for name, entry in out.hosts.items():
             if name not in failures:
                 entry.failed = []
-    for line in stdout_text.splitlines():
+    lines = stdout_text.splitlines()
+    for n, line in enumerate(lines):
         if ERROR_LINE.match(line):
-            out.errors.append(" ".join(line.split()))
+            text = " ".join(line.split())
+            # ansible-core 2.19 puts where the error is on the next line
+            if n + 1 < len(lines) and lines[n + 1].startswith("Origin:"):
+                text += " (%s)" % lines[n + 1].strip()
+            out.errors.append(text)
     return out

@@ -326,3 +326,14 @@ def test_plan_prints_each_changed_tasks_diff(tmp_path):
     assert "-current -> releases/r3" in lines and "+current -> releases/r2" in lines
     assert "h1 => would change" in lines
     assert live_of(root) == "r3"
+
+
+def test_playbook_error_before_any_host_is_shown(sandbox):
+    """A playbook ansible-playbook cannot load: its own error line and where, not 'no host matched'."""
+    tmp_path, inventory = sandbox
+    broken = tmp_path / "broken.yml"
+    broken.write_text("- hosts: all\n  tasks:\n    - ansible.builtin.debug: {msg: hi}\n      bad: [\n")
+    out = ctl(tmp_path, "run", str(broken), "-i", str(inventory), env_extra={"ANSIBLE_STDOUT_CALLBACK": "json"})
+    assert out.returncode == 1
+    assert "before any host ran" in out.stdout and "YAML parsing failed" in out.stdout
+    assert str(broken) in out.stdout and "no host matched" not in out.stdout
