@@ -241,6 +241,13 @@ snapshot:
     - Restoring it by id (O(snapshot)=RV(snapshot.id), O(validate=false)) undoes the rollback.
   returned: always
   type: dict
+  contains:
+    id:
+      description: Snapshot id.
+      type: str
+    path:
+      description: Snapshot directory.
+      type: str
   sample:
     id: 20261123T181500.123456Z-1a2b3c
     path: /var/lib/emergency-rollback/snapshots/ssl/20261123T181500.123456Z-1a2b3c
@@ -248,6 +255,13 @@ restored_from:
   description: The snapshot this run put back; null when none (or the candidate came from files).
   returned: when state=restored
   type: dict
+  contains:
+    id:
+      description: Snapshot id.
+      type: str
+    path:
+      description: Snapshot directory.
+      type: str
   sample:
     id: 20261120T090000.000000Z-9f8e7d
     path: /var/lib/emergency-rollback/snapshots/ssl/20261120T090000.000000Z-9f8e7d

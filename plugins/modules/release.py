@@ -181,6 +181,13 @@ snapshot:
     - Its C(path) can be given as O(backup_path) to undo the restore.
   returned: success
   type: dict
+  contains:
+    id:
+      description: Snapshot id.
+      type: str
+    path:
+      description: The replaced live directory, kept inside the snapshot.
+      type: str
   sample:
     id: 20261123T184500Z
     path: /var/lib/emergency-rollback/snapshots/app/20261123T184500Z/files/shop
