@@ -70,8 +70,8 @@ options:
     default: rolled back
   by:
     description:
-      - Who marks the release bad (a person or a team). Defaults to the remote user; the O(run_id) is kept
-        in the mark as well.
+      - Who marks the release bad (a person or a team). Defaults to the effective user on the target;
+        the O(run_id) is kept in the mark as well.
     type: str
   link_style:
     description:
@@ -208,8 +208,8 @@ atomic_exchange:
   sample: true
 """
 
-import getpass
 import os
+import pwd
 import time
 
 from ansible.module_utils.basic import AnsibleModule
@@ -228,12 +228,13 @@ from ansible_collections.emergency.rollback.plugins.module_utils._snapshot impor
 
 
 def _who(params):
+    """O(by), else the effective user on the target ($USER is unset under cron, sudo, AWX)."""
     if params["by"]:
         return params["by"]
     try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        return "uid %d" % os.geteuid()
 
 
 def resolve_switch(module, step, layout):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import subprocess
 import sys
 from pathlib import Path
@@ -42,7 +43,7 @@ def rollback_app(tmp_path, app_root, *extra):
         ],
         capture_output=True,
         text=True,
-        env={**os.environ, **ansible_env(tmp_path), "LANG": "C.UTF-8"},
+        env={**{k: v for k, v in os.environ.items() if k != "USER"}, **ansible_env(tmp_path), "LANG": "C.UTF-8"},
         timeout=300,
         check=False,
     )
@@ -57,6 +58,9 @@ def test_release_with_spaces_and_non_ascii(tmp_path, to):
     assert live_of(root) == UNICODE_ID
     history = json.loads((root / ".rollback" / "history.json").read_text(encoding="utf-8"))
     assert history[-1]["id"] == UNICODE_ID and history[-1]["kind"] == "rollback"
+    # who marked it bad: the controller's effective user, even with $USER unset (cron, sudo, AWX)
+    bad = json.loads((root / ".rollback" / "bad.json").read_text(encoding="utf-8"))
+    assert bad[IDS[-1]]["by"] == pwd.getpwuid(os.geteuid()).pw_name
     again = rollback_app(tmp_path, root, *extra)
     assert again.returncode == 0 and live_of(root) == UNICODE_ID, "a second run stays put"
 
