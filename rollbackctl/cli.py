@@ -2,7 +2,8 @@
 
 Exit status of `run`:
   0  every targeted host verified (a verify step ran and passed on it)
-  1  a host failed or was unreachable, ansible-playbook itself failed, or no host matched
+  1  a host failed, was unreachable or not matched (--limit), ansible-playbook itself failed,
+     or no host matched
   2  bad arguments (one line on stderr)
   3  no host failed, but at least one was not verified (changed or not); the verdict says why
 `plan` exits 0 unless a host failed (1). `status` exits 1 when no host matched or one was unreachable.
@@ -89,6 +90,7 @@ verdicts (one per host, after `run`):
   changed, not verified    something changed, nothing was verified (the reason is printed)
   unchanged, not verified  nothing changed and nothing was verified
   failed / unreachable     with ansible-playbook's first error for that host
+  not matched              a --limit name no inventory host has (exit 1)
 
 exit status of run:
   0  every host verified    1  failed, unreachable, or no host matched
@@ -215,12 +217,12 @@ def artifact_dir(private, run_id):
     return private / "artifacts" / run_id
 
 
-def run_outcome(runner):
+def run_outcome(runner, limit=None):
     stdout = ""
     path = Path(runner.config.artifact_dir) / "stdout"
     if path.is_file():
         stdout = path.read_text(encoding="utf-8", errors="replace")
-    return read_events(list(runner.events), stdout)
+    return read_events(list(runner.events), stdout, limit=limit)
 
 
 def no_host_line(args, outcome):
@@ -232,9 +234,9 @@ def no_host_line(args, outcome):
 def cmd_run(args, check=False, diff=False):
     extravars = parse_extra_vars(args.extra_vars)
     runner, progress, artifacts = execute(args.playbook, args, extravars, check=check, diff=diff)
-    outcome = run_outcome(runner)
+    outcome = run_outcome(runner, args.limit)
     code = outcome.exit_code(runner.rc, check=check)
-    if not outcome.hosts:
+    if not any(h.matched for h in outcome.hosts.values()):
         if outcome.no_host_matched() or not outcome.errors:
             progress.write(no_host_line(args, outcome))
         else:
@@ -282,12 +284,12 @@ def cmd_status(args):
         print(json.dumps(per_host, indent=2, sort_keys=True, default=str))
     else:
         print_status(per_host)
-    outcome = run_outcome(runner)
-    if not outcome.hosts:
+    outcome = run_outcome(runner, args.limit)
+    if not any(h.matched for h in outcome.hosts.values()):
         first = outcome.errors[0] if outcome.errors and not outcome.no_host_matched() else None
         sys.stderr.write((("rollbackctl: %s" % one_line(first)) if first else no_host_line(args, outcome)) + "\n")
         return EXIT_FAILED
-    bad = any(h.failed or h.unreachable for h in outcome.hosts.values())
+    bad = any(h.failed or h.unreachable or not h.matched for h in outcome.hosts.values())
     return EXIT_FAILED if bad or runner.rc != 0 else 0
 
 

@@ -5,7 +5,8 @@ Verdicts, one per host:
 - changed, not verified: something changed but no verify step passed (the reason is shown);
 - unchanged, not verified: nothing changed and nothing was verified;
 - failed: a task failed and was not rescued (its first error is shown);
-- unreachable: the host could not be reached.
+- unreachable: the host could not be reached;
+- not matched: a name given to --limit that no host of the inventory matched.
 A run in which no host matched has no host verdict at all: it is an error of its own.
 """
 
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NOT_VERIFIED = 0, 1, 2, 3
 # Bookkeeping tasks report changed: true but change nothing the rollback is about.
 BOOKKEEPING = ("journal_record", "lock")
+UNMATCHED = re.compile(r"Could not match supplied host pattern, ignoring: (\S+)")
 NO_HOSTS = re.compile(r"no hosts to target|could not match supplied host pattern|no hosts matched", re.I)
 ERROR_LINE = re.compile(r"^\s*(ERROR!|\[ERROR\]:|fatal:|\[WARNING\]: Could not match supplied host pattern)")
 
@@ -24,6 +26,7 @@ ERROR_LINE = re.compile(r"^\s*(ERROR!|\[ERROR\]:|fatal:|\[WARNING\]: Could not m
 @dataclass
 class Host:
     name: str
+    matched: bool = True
     changed: int = 0
     failed: list = field(default_factory=list)  # (task, message)
     unreachable: str | None = None
@@ -32,6 +35,8 @@ class Host:
 
     def verdict(self, check=False):
         """(word, detail) for this host."""
+        if not self.matched:
+            return "not matched", "no host of the inventory is called so"
         if self.unreachable is not None:
             return "unreachable", self.unreachable
         if self.failed:
@@ -59,13 +64,15 @@ class Outcome:
 
     def no_host_matched(self):
         """True when hosts patterns or --limit matched nothing (not when the playbook failed to load)."""
+        if not any(h.matched for h in self.hosts.values()) and self.hosts:
+            return True
         return bool(self.no_hosts_matched) or any(NO_HOSTS.search(line) for line in self.errors)
 
     def exit_code(self, rc, check=False):
-        if rc != 0 or not self.hosts:
+        if rc != 0 or not any(h.matched for h in self.hosts.values()):
             return EXIT_FAILED
         words = [h.verdict(check)[0] for h in self.hosts.values()]
-        if any(w in ("failed", "unreachable") for w in words):
+        if any(w in ("failed", "unreachable", "not matched") for w in words):
             return EXIT_FAILED
         if check:
             return EXIT_OK
@@ -82,7 +89,7 @@ def _message(res):
     return " ".join(str(text).split())
 
 
-def read_events(events, stdout_text=""):
+def read_events(events, stdout_text="", limit=None):
     """Build the Outcome of a run from ansible-runner events and ansible-playbook's output."""
     out = Outcome()
     for event in events:
@@ -131,4 +138,7 @@ def read_events(events, stdout_text=""):
             if n + 1 < len(lines) and lines[n + 1].startswith("Origin:"):
                 text += " (%s)" % lines[n + 1].strip()
             out.errors.append(text)
+        unmatched = UNMATCHED.search(line)
+        if unmatched and limit and unmatched.group(1) in limit.split(","):
+            out.host(unmatched.group(1)).matched = False
     return out

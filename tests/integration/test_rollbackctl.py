@@ -337,3 +337,11 @@ def test_playbook_error_before_any_host_is_shown(sandbox):
     assert out.returncode == 1
     assert "before any host ran" in out.stdout and "YAML parsing failed" in out.stdout
     assert str(broken) in out.stdout and "no host matched" not in out.stdout
+
+
+def test_limit_name_without_host_is_not_matched(service, sandbox):
+    tmp_path, inventory = sandbox
+    args = ["run", "verify", "-i", str(inventory), "--limit", "h1,ghost"]
+    out = ctl(tmp_path, *args, "-e", "rollback_health_urls=[%s/health] rollback_health_consecutive=1" % service)
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "ghost => not matched" in out.stdout and "h1 => verified" in out.stdout

@@ -86,3 +86,12 @@ def test_check_mode_words():
     assert outcome.hosts["h"].verdict(check=True)[0] == "would change"
     assert outcome.exit_code(0, check=True) == EXIT_OK
     assert outcome.exit_code(2, check=True) == EXIT_FAILED
+
+
+def test_a_limit_name_no_host_has_is_not_matched():
+    text = "[WARNING]: Could not match supplied host pattern, ignoring: ghost\n"
+    events = [ok("h", "health_check", journal=VERIFY_OK), stats()]
+    outcome = read_events(events, text, limit="h,ghost")
+    assert outcome.hosts["ghost"].verdict()[0] == "not matched"
+    assert outcome.hosts["h"].verdict()[0] == "verified"
+    assert outcome.exit_code(0) == EXIT_FAILED
