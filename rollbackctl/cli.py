@@ -1,7 +1,13 @@
 """rollbackctl: run, plan and inspect emergency.rollback playbooks through ansible-runner.
 
-Exit status: 0 when every host verified, 1 when a host failed or was unreachable,
-2 for bad arguments (one line on stderr).
+Exit status of `run`:
+  0  every targeted host verified (a verify step ran and passed on it)
+  1  a host failed, was unreachable or not matched (--limit), ansible-playbook itself failed,
+     or no host matched
+  2  bad arguments (one line on stderr)
+  3  no host failed, but at least one was not verified (changed or not); the verdict says why
+`plan` exits 0 unless a host failed (1). `status` exits 1 when no host matched or one was unreachable.
+Cron jobs and AWX templates should treat anything but 0 as "look at this run".
 """
 
 from __future__ import annotations
@@ -10,7 +16,7 @@ import argparse
 import datetime
 import json
 import os
-import socket
+import shlex
 import sys
 import uuid
 from pathlib import Path
@@ -26,6 +32,7 @@ from rollbackctl.collection import (
     resolve_playbook,
 )
 from rollbackctl.progress import Progress, one_line
+from rollbackctl.verdict import EXIT_FAILED, read_events
 
 DEFAULT_STATE = os.path.join(os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state"), "rollbackctl")
 
@@ -41,7 +48,10 @@ def new_run_id():
 
 
 def parse_extra_vars(items):
-    """-e k=v (v read as YAML, so lists work: rollback_components=[app,cache]) or -e @file.yml."""
+    """-e k=v (v read as YAML, so lists work: app_health_urls=[http://a,http://b]), JSON, or -e @file.yml.
+
+    Several pairs in one -e are split as a shell would (shlex): -e 'a=1 b="two words"'.
+    """
     extra = {}
     for item in items or []:
         if item.startswith("@"):
@@ -60,7 +70,11 @@ def parse_extra_vars(items):
                 raise UsageError("extra vars %r are not valid JSON: %s" % (item, err)) from None
             extra.update(data)
             continue
-        for pair in item.split():
+        try:
+            pairs = shlex.split(item)
+        except ValueError as err:
+            raise UsageError("extra vars %r: %s" % (item, err)) from None
+        for pair in pairs:
             key, sep, value = pair.partition("=")
             if not sep or not key:
                 raise UsageError("extra var %r is not key=value" % pair)
@@ -71,8 +85,31 @@ def parse_extra_vars(items):
     return extra
 
 
+EPILOG = """\
+verdicts (one per host, after `run`):
+  verified                 a verify step ran and passed
+  changed, not verified    something changed, nothing was verified (the reason is printed)
+  unchanged, not verified  nothing changed and nothing was verified
+  failed / unreachable     with ansible-playbook's first error for that host
+  not matched              a --limit name no inventory host has (exit 1)
+
+exit status of run:
+  0  every host verified    1  failed, unreachable, or no host matched
+  2  bad arguments          3  not verified on at least one host (nothing failed)
+  plan exits 0 unless a host failed; cron and AWX should treat anything but 0 as an alert.
+
+extra vars: -e key=value (value read as YAML), several pairs in one -e split as a shell
+would: -e 'app_reason="bad deploy" app_rollback_to="2026-11-20 release"', JSON, or -e @file.yml.
+"""
+
+
 def build_parser():
-    parser = Parser(prog="rollbackctl", description="Emergency rollbacks you can trust at 3 a.m.")
+    parser = Parser(
+        prog="rollbackctl",
+        description="Emergency rollbacks you can trust at 3 a.m.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument(
         "--state-dir",
         default=os.environ.get("ROLLBACKCTL_STATE_DIR", DEFAULT_STATE),
@@ -84,13 +121,18 @@ def build_parser():
         p.add_argument("-i", "--inventory", required=True, help="inventory file or directory")
         p.add_argument("-l", "--limit", help="only these hosts or groups (as ansible-playbook --limit)")
         p.add_argument(
-            "-e", "--extra-vars", action="append", default=[], metavar="K=V|@FILE", help="extra variables; repeatable"
+            "-e",
+            "--extra-vars",
+            action="append",
+            default=[],
+            metavar="K=V|@FILE",
+            help="extra variables; repeatable; quote values with spaces: -e 'key=\"value with spaces\"'",
         )
         p.add_argument("-v", "--verbose", action="count", default=0)
         p.add_argument("--run-id", help="identifier of this run (default: generated)")
 
     run = sub.add_parser("run", help="run a rollback playbook")
-    run.add_argument("playbook", help="a collection playbook (complete, app, database, ...) or a path")
+    run.add_argument("playbook", help="a collection playbook (app, database, verify, ...) or a path")
     common(run)
     run.add_argument("--check", action="store_true", help="change nothing, report what would change")
     run.add_argument("--diff", action="store_true", help="show the differences")
@@ -123,6 +165,10 @@ def runner_env(state_dir, root):
         "ANSIBLE_RETRY_FILES_ENABLED": "False",
         "ANSIBLE_FORCE_COLOR": "0",
         "ANSIBLE_NOCOLOR": "1",
+        # The per-task events rollbackctl reads come through ansible-runner's display callback,
+        # which wraps the configured stdout callback; callbacks that print nothing per task
+        # (json, minimal, ...) would leave it without events, so the default one is forced.
+        "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.default",
     }
 
 
@@ -140,11 +186,7 @@ def execute(playbook, args, extravars, check=False, diff=False, quiet=False, pro
         raise UsageError("run %s already exists in %s: pick another --run-id" % (run_id, private))
     private.mkdir(parents=True)
     env = runner_env(state_dir, root)
-    extra = {
-        "rollback_run_id": run_id,
-        "rollback_controller": socket.gethostname(),
-        "rollback_controller_pid": os.getpid(),
-    }
+    extra = {"rollback_run_id": run_id}
     extra.update(extravars)
     cmdline = []
     if check:
@@ -155,7 +197,7 @@ def execute(playbook, args, extravars, check=False, diff=False, quiet=False, pro
     if not quiet:
         mode = " (check mode, nothing changes)" if check else ""
         progress.write("rollbackctl: run %s: %s on %s%s" % (run_id, playbook_path.name, args.inventory, mode))
-        progress.write("rollbackctl: artifacts in %s" % private)
+        progress.write("rollbackctl: artifacts in %s" % artifact_dir(private, run_id))
     runner = ansible_runner.run(
         private_data_dir=str(private),
         playbook=str(playbook_path),
@@ -167,28 +209,61 @@ def execute(playbook, args, extravars, check=False, diff=False, quiet=False, pro
         quiet=True,
         verbosity=args.verbose or None,
         event_handler=None if quiet else progress,
-        ident="artifacts",
+        ident=run_id,
     )
-    return runner, progress, private
+    return runner, progress, artifact_dir(private, run_id)
 
 
-def outcome(runner):
-    stats = runner.stats or {}
-    failed = sorted(set(stats.get("failures", {})) | set(stats.get("dark", {})))
-    return failed
+def artifact_dir(private, run_id):
+    """Where ansible-runner writes this run's stdout, events and status."""
+    return private / "artifacts" / run_id
+
+
+def run_outcome(runner, limit=None):
+    stdout = ""
+    path = Path(runner.config.artifact_dir) / "stdout"
+    if path.is_file():
+        stdout = path.read_text(encoding="utf-8", errors="replace")
+    return read_events(list(runner.events), stdout, limit=limit)
+
+
+def no_host_line(args, outcome):
+    pattern = ", ".join(outcome.no_hosts_matched or outcome.patterns) or "the playbook's hosts"
+    limit = " with --limit %s" % args.limit if args.limit else ""
+    return "rollbackctl: no host matched %s%s in inventory %s" % (pattern, limit, args.inventory)
 
 
 def cmd_run(args, check=False, diff=False):
     extravars = parse_extra_vars(args.extra_vars)
-    runner, progress, private = execute(args.playbook, args, extravars, check=check, diff=diff)
+    runner, progress, artifacts = execute(args.playbook, args, extravars, check=check, diff=diff)
+    outcome = run_outcome(runner, args.limit)
+    code = outcome.exit_code(runner.rc, check=check)
+    if not any(h.matched for h in outcome.hosts.values()):
+        if outcome.no_host_matched() or not outcome.errors:
+            progress.write(no_host_line(args, outcome))
+        else:
+            progress.write("rollbackctl: ansible-playbook exited %s before any host ran:" % runner.rc)
+            for line in outcome.errors[:3]:
+                progress.write("  %s" % one_line(line))
+        return EXIT_FAILED
     progress.summary(runner.stats)
-    failed = outcome(runner)
-    if runner.rc != 0 or failed or runner.status != "successful":
-        why = "failed or unreachable: %s" % ", ".join(failed) if failed else "ansible-playbook exited %s" % runner.rc
-        progress.write("rollbackctl: run did NOT verify (%s); artifacts in %s" % (why, private))
-        return 1
-    progress.write("rollbackctl: %s" % ("plan complete, nothing changed" if check else "all hosts verified"))
-    return 0
+    progress.write("")
+    for name in sorted(outcome.hosts):
+        word, detail = outcome.hosts[name].verdict(check)
+        line = "%s => %s" % (name, progress.paint(word.split(",")[0], word))
+        progress.write(line + (": %s" % one_line(detail) if detail else ""))
+    if outcome.hosts and runner.rc != 0 and not any(h.failed or h.unreachable for h in outcome.hosts.values()):
+        for line in outcome.errors[:3]:  # ansible-playbook failed outside any host's task
+            progress.write("  %s" % one_line(line))
+    if code == 0:
+        progress.write("rollbackctl: %s" % ("plan complete, nothing changed" if check else "all hosts verified"))
+    elif code == EXIT_FAILED:
+        progress.write(
+            "rollbackctl: run did NOT verify (ansible-playbook exited %s); artifacts in %s" % (runner.rc, artifacts)
+        )
+    else:
+        progress.write("rollbackctl: run finished but NOT every host was verified (exit %d); see above" % code)
+    return code
 
 
 def cmd_status(args):
@@ -196,7 +271,7 @@ def cmd_status(args):
     extravars = parse_extra_vars(args.extra_vars)
     extravars["rollback_status_tail"] = args.tail
     args.run_id = args.run_id or "status-" + new_run_id()
-    runner, progress, _private = execute(root / "playbooks" / "status.yml", args, extravars, quiet=True)
+    runner, _progress, _artifacts = execute(root / "playbooks" / "status.yml", args, extravars, quiet=True)
     per_host = {}
     for event in runner.events:
         data = event.get("event_data", {})
@@ -211,8 +286,13 @@ def cmd_status(args):
         print(json.dumps(per_host, indent=2, sort_keys=True, default=str))
     else:
         print_status(per_host)
-    failed = outcome(runner)
-    return 1 if failed or runner.rc != 0 else 0
+    outcome = run_outcome(runner, args.limit)
+    if not any(h.matched for h in outcome.hosts.values()):
+        first = outcome.errors[0] if outcome.errors and not outcome.no_host_matched() else None
+        sys.stderr.write((("rollbackctl: %s" % one_line(first)) if first else no_host_line(args, outcome)) + "\n")
+        return EXIT_FAILED
+    bad = any(h.failed or h.unreachable or not h.matched for h in outcome.hosts.values())
+    return EXIT_FAILED if bad or runner.rc != 0 else 0
 
 
 def print_status(per_host):

@@ -6,7 +6,6 @@ import os
 from pathlib import Path
 
 NAMESPACE, NAME = "emergency", "rollback"
-ALIASES = {"complete": "rollback_complete", "partial": "rollback_partial", "drill": "rollback_drill"}
 
 
 class UsageError(Exception):
@@ -72,7 +71,6 @@ def resolve_playbook(name, root):
     if short.startswith(prefix):
         short = short[len(prefix) :]
     short = short.removesuffix(".yml").removesuffix(".yaml")
-    short = ALIASES.get(short, short)
     for candidate in (short, "rollback_" + short):
         path = root / "playbooks" / ("%s.yml" % candidate)
         if path.is_file():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+import json
 import sys
 import time
 
@@ -71,6 +73,8 @@ class Progress:
         line = "  %-20s %-11s %s%s" % (host, self.paint(status, "%-11s" % status).rstrip(), task, took)
         if message:
             line += "\n  %-20s %-11s -> %s" % ("", "", one_line(message))
+        if status == "changed" and res.get("diff"):
+            line = "\n".join([line, *("  %-20s %-11s %s" % ("", "", d) for d in diff_lines(res["diff"]))])
         self.write(line)
 
     def summary(self, stats):
@@ -87,6 +91,39 @@ class Progress:
             self.write("%-20s " % host + " ".join(cells))
         self.write("elapsed %.1fs" % (time.monotonic() - self.started))
         return hosts
+
+
+def diff_lines(diff, limit=40):
+    """A task's diff as ansible-playbook --diff shows it, in unified form and at most `limit` lines."""
+    lines = []
+    for item in diff if isinstance(diff, list) else [diff]:
+        if not isinstance(item, dict):
+            continue
+        if item.get("prepared"):
+            lines.extend(str(item["prepared"]).splitlines())
+            continue
+        before, after = item.get("before"), item.get("after")
+        if before is None and after is None:
+            continue
+        before = before if isinstance(before, str) else _text(before)
+        after = after if isinstance(after, str) else _text(after)
+        lines.extend(
+            line.rstrip("\n")
+            for line in difflib.unified_diff(
+                before.splitlines(True),
+                after.splitlines(True),
+                fromfile=item.get("before_header") or "before",
+                tofile=item.get("after_header") or "after",
+                n=1,
+            )
+        )
+    if len(lines) > limit:
+        lines = lines[:limit] + ["... (%d more diff lines in the artifacts)" % (len(lines) - limit)]
+    return lines
+
+
+def _text(value):
+    return json.dumps(value, indent=2, sort_keys=True, default=str) + "\n"
 
 
 def _stat_key(col):

@@ -26,7 +26,7 @@ from ansible_collections.emergency.rollback.plugins.module_utils._snapshot impor
 
 try:
     from cryptography import x509
-    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
     from cryptography.hazmat.primitives import serialization
     from cryptography.x509 import verification
     from cryptography.x509.oid import NameOID
@@ -52,7 +52,8 @@ class CertError(Exception):
 
 
 def utcnow():
-    return datetime.datetime.now(datetime.UTC)
+    # timezone.utc, not datetime.UTC: this runs on targets with Python 3.9.
+    return datetime.datetime.now(datetime.timezone.utc)  # noqa: UP017
 
 
 def load_certs(data, label):
@@ -92,7 +93,7 @@ def fingerprint_der(der):
 
 
 def _iso(value):
-    return value.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: UP017
 
 
 def san_names(cert):
@@ -205,8 +206,26 @@ def verify_chain(leaf, intermediates, roots, now=None, server_name=None):
     return [c.subject.rfc4514_string() for c in chain]
 
 
+def trust_anchors(certs):
+    """The self-signed certificates of a bundle: only those are roots a client trusts.
+
+    An intermediate placed in a trust bundle would let a leaf-only certificate verify here
+    while every client, which only has the roots, rejects what the server sends.
+    """
+    anchors = []
+    for cert in certs:
+        if cert.subject != cert.issuer:
+            continue
+        try:
+            cert.verify_directly_issued_by(cert)
+        except (ValueError, TypeError, InvalidSignature):
+            continue
+        anchors.append(cert)
+    return anchors
+
+
 def load_ca_bundle(path):
-    """Root certificates from path, or from the system bundle when path is None."""
+    """Root (self-signed) certificates from path, or from the system bundle when path is None."""
     if not path:
         path = next((p for p in SYSTEM_CA_CANDIDATES if os.path.isfile(p)), None)
         if path is None:
@@ -216,7 +235,7 @@ def load_ca_bundle(path):
             data = handle.read()
     except OSError as err:
         raise CertError("cannot read the CA bundle %s: %s" % (path, err.strerror)) from None
-    return load_certs(data, "CA bundle %s" % path)
+    return trust_anchors(load_certs(data, "CA bundle %s" % path))
 
 
 def validate_set(
@@ -229,17 +248,23 @@ def validate_set(
     min_remaining_days=0,
     now=None,
     labels=None,
+    chain_served=False,
 ):
     """Every check, in order; the first failing one raises CertError. Returns describe(leaf) + checks.
 
-    roots=None skips the chain check (the caller decides whether that is allowed).
+    The chain checked is the one clients receive: the certificate file as served (leaf then
+    intermediates, fullchain style), plus chain_data only when chain_served says the server
+    sends that file too (Apache's SSLCertificateChainFile; nginx's ssl_trusted_certificate is
+    never sent). roots=None skips the chain check (the caller decides whether that is allowed).
     """
     labels = labels or {}
     now = now or utcnow()
     certs = load_certs(cert_data, labels.get("cert", "the certificate"))
     leaf, extra = certs[0], certs[1:]
     if chain_data:
-        extra = extra + load_certs(chain_data, labels.get("chain", "the chain"))
+        chain = load_certs(chain_data, labels.get("chain", "the chain"))
+        if chain_served:
+            extra = extra + chain
     key = load_key(key_data, passphrase, labels.get("key", "the key"))
     if not key_matches(leaf, key):
         raise CertError(
@@ -257,7 +282,15 @@ def validate_set(
     if names:
         checks.append("san")
     if roots is not None:
-        info["verified_chain"] = verify_chain(leaf, extra, roots, now=now, server_name=names[0] if names else None)
+        try:
+            info["verified_chain"] = verify_chain(leaf, extra, roots, now=now, server_name=names[0] if names else None)
+        except CertError as err:
+            if not extra:
+                raise CertError(
+                    "%s; the certificate file holds the leaf only, so clients get no intermediate "
+                    "(serve a fullchain file%s)" % (err, "" if chain_served else ", a separate chain file is not sent")
+                ) from None
+            raise
         checks.append("chain")
     info["checks"] = checks
     info["key_type"] = _key_type(key)
@@ -426,8 +459,12 @@ class CertRollback:
         except CertError:
             return None
 
-    def _backups(self):
-        return [m for m in self.store.list() if (m.get("metadata") or {}).get("kind") == "backup"]
+    def _on_purpose(self):
+        """Snapshots taken with state=snapshot (kind "backup" before the rename), oldest first."""
+        return [m for m in self.store.list() if (m.get("metadata") or {}).get("kind") in ("snapshot", "backup")]
+
+    def _ref(self, meta):
+        return {"id": meta["id"], "path": self.store.path(meta["id"])}
 
     def resolve_candidate(self):
         """(contents, source description) of the set to restore."""
@@ -444,14 +481,17 @@ class CertRollback:
             return contents, {"type": "paths", "paths": {k: v for k, v in paths.items() if v}}
         ref = p["snapshot"]
         try:
-            if ref == "previous":
-                backups = self._backups()
-                if not backups:
+            if ref in ("latest", "previous"):
+                # Safety copies taken before a swap are never latest/previous: only by id.
+                taken = self._on_purpose()
+                want = 1 if ref == "latest" else 2
+                if len(taken) < want:
                     raise SnapshotLookupError(
-                        "no backup snapshot of ssl in %s: take one with state=backup, or give src_cert and src_key"
-                        % self.store.dir
+                        "%s needs %d snapshot(s) of ssl taken with state=snapshot in %s, there are %d; "
+                        "take one before each certificate deployment, or give src_cert and src_key"
+                        % (ref, want, self.store.dir, len(taken))
                     )
-                meta = backups[-1]
+                meta = taken[-want]
             else:
                 meta = self.store.get(ref)
             meta = self.store.verify(meta)
@@ -462,7 +502,7 @@ class CertRollback:
         for name, filename in SNAPSHOT_NAMES.items():
             if filename in names:
                 contents[name] = _read(self.store.file_path(meta, filename))
-        return contents, {"type": "snapshot", "id": meta["id"], "created": meta.get("created")}
+        return contents, {"type": "snapshot", "id": meta["id"], "created": meta.get("created"), "ref": self._ref(meta)}
 
     def test_argv(self):
         p = self.p
@@ -482,25 +522,25 @@ class CertRollback:
 
     # states ----------------------------------------------------------------------------------
 
-    def backup(self):
+    def take_snapshot(self):
         current = self.live.read()
         for name in ("cert", "key"):
             if current[name] is None:
-                self.fail("cannot back up: %s %s does not exist" % (name, self.live.paths[name]), journal=False)
+                self.fail("cannot snapshot: %s %s does not exist" % (name, self.live.paths[name]), journal=False)
         live_fp, digests = set_fingerprint(current)
         info = self._info(current)
-        result = dict(state="backup", fingerprint=live_fp, cert=summary(info))
-        backups = self._backups()
-        if backups and (backups[-1].get("metadata") or {}).get("digests") == digests:
-            self.module.exit_json(changed=False, snapshot_id=backups[-1]["id"], **result)
+        result = dict(state="snapshot", fingerprint=live_fp, cert=summary(info))
+        taken = self._on_purpose()
+        if taken and (taken[-1].get("metadata") or {}).get("digests") == digests:
+            self.module.exit_json(changed=False, snapshot=self._ref(taken[-1]), **result)
         if self.module.check_mode:
-            self.module.exit_json(changed=True, snapshot_id=None, **result)
-        meta = self.snapshot(current, "backup", live_fp, digests)
+            self.module.exit_json(changed=True, snapshot=None, **result)
+        meta = self.snapshot(current, "snapshot", live_fp, digests)
         self.step.exit(
             True,
-            message="certificate set %s backed up" % (live_fp or "unparseable"),
+            message="certificate set %s kept as snapshot %s" % (live_fp or "unparseable", meta["id"]),
             journal_fields={"from_": live_fp, "to": meta["id"], "snapshot": self.store.path(meta["id"])},
-            snapshot_id=meta["id"],
+            snapshot=self._ref(meta),
             **result,
         )
 
@@ -534,14 +574,21 @@ class CertRollback:
         cand_fp, cand_digests = set_fingerprint(deployed)
         self._journal_fields = {"from_": live_fp, "to": cand_fp}
         before_info = self._info(current)
-        out = dict(state="restored", source=source, fingerprint_before=live_fp, before=summary(before_info))
+        restored_from = source.pop("ref", None)
+        out = dict(
+            state="restored",
+            source=source,
+            fingerprint_before=live_fp,
+            before=summary(before_info),
+            restored_from=restored_from,
+        )
         if cand_digests == live_digests:
             after = summary(before_info)
             self.module.exit_json(
                 changed=False,
                 fingerprint_after=live_fp,
                 after=after,
-                snapshot_id=None,
+                snapshot=None,
                 diff=dict(before=after, after=after),
                 **self._flat(before_info),
                 **out,
@@ -567,6 +614,7 @@ class CertRollback:
                     names=p["expected_names"],
                     min_remaining_days=p["min_remaining_days"],
                     labels=labels,
+                    chain_served=p["chain_served"],
                 )
         except CertError as err:
             self.fail(
@@ -578,7 +626,7 @@ class CertRollback:
         out.update(self._flat(info))
         diff = dict(before=summary(before_info) or {"fingerprint": live_fp}, after=summary(info))
         if self.module.check_mode:
-            self.module.exit_json(changed=True, snapshot_id=None, diff=diff, **out)
+            self.module.exit_json(changed=True, snapshot=None, diff=diff, **out)
 
         argv = self.test_argv()
         if argv:
@@ -595,7 +643,7 @@ class CertRollback:
             self.fail("cannot snapshot the live set into %s: %s; nothing was swapped" % (self.store.dir, err), **out)
         snap_path = self.store.path(meta["id"])
         self._journal_fields["snapshot"] = snap_path
-        out.update(snapshot_id=meta["id"], snapshot_path=snap_path)
+        out.update(snapshot=self._ref(meta))
         try:
             self.live.write(deployed, self.write_file, module=self.module)
         except OSError as err:

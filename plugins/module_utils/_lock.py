@@ -8,6 +8,11 @@ PRIVATE to this collection: the leading underscore means no API promise.
 The holder is identified by run_id. A lock is stale when the process that took it
 (pid on the recorded machine) is gone, or when its ttl has expired; a stale lock is
 taken over and the caller is told so.
+
+Races are decided by the file system alone: the lock file appears complete in one link(2)
+(which fails when it exists), and a takeover of a stale lock is serialised by a second file
+taken the same way, so of two racing runs exactly one proceeds. Only the run that holds the
+lock releases it.
 """
 
 from __future__ import annotations
@@ -18,8 +23,11 @@ import json
 import os
 import socket
 import time
+import uuid
 
 LOCK_NAME = "rollback.lock"
+# A takeover guard older than this was left by a process killed mid-takeover.
+GUARD_STALE_S = 60
 
 
 class LockHeld(Exception):
@@ -33,10 +41,17 @@ class LockError(Exception):
     pass
 
 
+class _TakeoverBusy(Exception):
+    """Another run is taking the same stale lock over right now."""
+
+
 def describe_holder(holder, path):
     since = holder.get("since")
     if isinstance(since, (int, float)):
-        since = datetime.datetime.fromtimestamp(since, datetime.UTC).isoformat(timespec="seconds")
+        # timezone.utc, not datetime.UTC: this runs on targets with Python 3.9.
+        since = datetime.datetime.fromtimestamp(since, datetime.timezone.utc).isoformat(timespec="seconds")  # noqa: UP017
+    if holder.get("unreadable"):
+        return "the lock %s is held but unreadable (since %s); remove it by hand if no rollback runs" % (path, since)
     return "another rollback holds the lock %s: run_id=%s pid=%s on %s by %s since %s" % (
         path,
         holder.get("run_id"),
@@ -85,7 +100,8 @@ class HostLock:
                 "run_id": None,
                 "pid": None,
                 "machine": None,
-                "user": "unknown",
+                "user": None,
+                "unreadable": True,
                 "since": st.st_mtime,
                 "ttl": None,
             }
@@ -118,57 +134,77 @@ class HostLock:
         """Take the lock for run_id. Returns (changed, warning). Raises LockHeld."""
         if not run_id:
             raise LockError("a run_id is required to take the lock")
-        state, holder, reason = self.status(run_id)
-        if state == "ours":
-            return False, None
-        if state == "held":
-            raise LockHeld(holder, self.path)
-        record = {
-            "run_id": run_id,
-            "pid": pid,
-            "machine": machine or self.machine,
-            "user": user,
-            "since": time.time(),
-            "ttl": ttl,
-        }
+        record = {"run_id": run_id, "pid": pid, "machine": machine or self.machine, "user": user, "ttl": ttl}
         os.makedirs(os.path.dirname(self.path) or ".", mode=0o750, exist_ok=True)
-        warning = None
-        if state == "stale":
-            # Replace only the exact stale file we judged; a racing taker wins cleanly.
-            tmp = "%s.%s.%d" % (self.path, "takeover", os.getpid())
-            self._write_new(tmp, record)
-            current = self.read()
-            if current != holder:
-                os.unlink(tmp)
-                raise LockHeld(current or {}, self.path)
-            os.replace(tmp, self.path)
-            warning = "took over a stale lock (%s): %s" % (reason, describe_holder(holder, self.path))
-        else:
+        deadline = time.monotonic() + 10
+        while True:
+            state, holder, reason = self.status(run_id)
+            if state == "ours":
+                return False, None
+            if state == "held":
+                raise LockHeld(holder, self.path)
+            record["since"] = time.time()
+            if state == "free":
+                self._create(record)
+                return True, None
             try:
-                self._write_new(self.path, record)
-            except FileExistsError:
-                raise LockHeld(self.read() or {}, self.path) from None
-        return True, warning
+                self._take_over(holder, record)
+            except _TakeoverBusy:
+                # Wait for the other taker to finish, then judge its lock like any other.
+                if time.monotonic() > deadline:
+                    raise LockHeld(self.read() or holder, self.path) from None
+                time.sleep(0.02)
+                continue
+            return True, "took over a stale lock (%s): %s" % (reason, describe_holder(holder, self.path))
 
-    @staticmethod
-    def _write_new(path, record):
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+    def _create(self, record):
+        """Create the lock file whole, or raise LockHeld naming whoever created it first."""
+        tmp = "%s.%s.tmp" % (self.path, uuid.uuid4().hex)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
         try:
             os.write(fd, json.dumps(record, sort_keys=True).encode("utf-8"))
             os.fsync(fd)
         finally:
             os.close(fd)
+        try:
+            os.link(tmp, self.path)
+        except FileExistsError:
+            raise LockHeld(self.read() or {}, self.path) from None
+        finally:
+            os.unlink(tmp)
+
+    def _take_over(self, holder, record):
+        """Replace the stale lock `holder`; of several runs doing this at once, exactly one wins."""
+        guard = self.path + ".takeover"
+        try:
+            fd = os.open(guard, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+        except FileExistsError:
+            try:
+                if time.time() - os.stat(guard).st_mtime > GUARD_STALE_S:
+                    os.unlink(guard)
+            except FileNotFoundError:
+                pass
+            raise _TakeoverBusy() from None
+        try:
+            current = self.read()
+            if current != holder:
+                raise LockHeld(current or {}, self.path)
+            try:
+                os.unlink(self.path)
+            except FileNotFoundError:
+                pass
+            self._create(record)
+        finally:
+            os.close(fd)
+            os.unlink(guard)
 
     def release(self, run_id, force=False):
-        """Release the lock if run_id holds it. Returns changed. Raises LockHeld for another holder."""
+        """Release the lock if run_id holds it (or with force). Returns changed. Raises LockHeld otherwise."""
         holder = self.read()
         if holder is None:
             return False
         if holder.get("run_id") != run_id and not force:
-            if self.stale_reason(holder):
-                force = True
-            else:
-                raise LockHeld(holder, self.path)
+            raise LockHeld(holder, self.path)
         try:
             os.unlink(self.path)
         except OSError as err:

@@ -16,11 +16,20 @@ Layout: <root>/releases/<id>/ (optional REVISION file), <root>/current -> releas
 
 The live release is read from the `current` symlink only, never from mtime or name order.
 
+Release ids: any entry of releases/ that is a directory (or a symlink to a directory inside
+the root), whatever its name (spaces, non-ASCII letters), except this module's own
+`.deleting-*` trash. Names are reported exactly as they are on disk.
+
+Release order: when every id starts with a digit or with v and a digit (timestamps as
+ansistrano, Capistrano and Deployer name them, dates, versions) natural sort order (v9
+before v10); otherwise modification time of the release directory (oldest first), then
+natural order for equal times. The deploy history, when recorded, comes before either.
+
 Deploy history (what `to: previous` and `to: -N` count back in) is the ordered list of
-deploys: the recorded "deploy" entries, then every release whose id sorts after the newest
-recorded one, up to and including the live release (deploys made by another tool since).
-With no history file at all it is every release id, in natural sort order, up to and
-including the live one (ansistrano and Capistrano ids are UTC timestamps). The newest
+deploys: the recorded "deploy" entries, then every release that comes after the newest
+recorded one in release order, up to and including the live release (deploys made by
+another tool since). With no history file at all it is every release, in release order, up
+to and including the live one. The newest
 deploy is the "head"; `previous` is the newest deploy before the head that is not marked
 bad; `-N` is the N-th distinct deploy before the head. Counting from the head and not from
 the live release is what makes a second run of the same rollback a no-op.
@@ -42,7 +51,8 @@ from ansible_collections.emergency.rollback.plugins.module_utils import _atomic
 META_DIR = ".rollback"
 HISTORY_NAME = "history.json"
 BAD_NAME = "bad.json"
-ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+:-]{0,127}$")
+ORDERED_NAME_RE = re.compile(r"^v?[0-9]")
+TRASH_PREFIX = ".deleting-"
 RELATIVE_RE = re.compile(r"^-([1-9][0-9]{0,3})$")
 
 
@@ -54,9 +64,16 @@ def natural_key(value):
     return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", value) if part]
 
 
+def valid_id(name):
+    """A name that can be a directory entry of releases/."""
+    return bool(name) and name not in (".", "..") and "/" not in name and "\0" not in name
+
+
 def utc_iso(ts=None):
     ts = time.time() if ts is None else ts
-    return datetime.datetime.fromtimestamp(ts, datetime.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    # timezone.utc, not datetime.UTC: this runs on targets with Python 3.9.
+    stamp = datetime.datetime.fromtimestamp(ts, datetime.timezone.utc)  # noqa: UP017
+    return stamp.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _read_json(path, default):
@@ -88,26 +105,44 @@ class Layout:
         if not os.path.isdir(self.releases_dir):
             raise ReleaseError("%s has no releases directory (%s)" % (self.root, self.releases_dir))
 
+    def _inside_root(self, path):
+        real_root = os.path.realpath(self.root)
+        return os.path.realpath(path).startswith(real_root + os.sep)
+
     def release_ids(self):
-        ids = [
-            name
-            for name in os.listdir(self.releases_dir)
-            if not name.startswith(".") and os.path.isdir(os.path.join(self.releases_dir, name))
-        ]
-        return sorted(ids, key=natural_key)
+        """Release ids in release order (see the module docstring)."""
+        found = {}
+        for name in os.listdir(self.releases_dir):
+            path = os.path.join(self.releases_dir, name)
+            if name.startswith(TRASH_PREFIX) or not valid_id(name) or not os.path.isdir(path):
+                continue
+            if os.path.islink(path) and not self._inside_root(path):
+                continue  # a symlink escaping the root is not a release of this application
+            found[name] = os.stat(path).st_mtime
+        if all(ORDERED_NAME_RE.match(name) for name in found):
+            return sorted(found, key=natural_key)
+        return sorted(found, key=lambda name: (found[name], natural_key(name)))
 
     def release_path(self, release_id):
         return os.path.join(self.releases_dir, release_id)
 
     def live(self):
-        """(live id or None, link target as written). Raises on a dangling or foreign link."""
+        """(live id or None, link target as written). Raises on a dangling or foreign link.
+
+        The link is compared after resolving symlinks: an application root reached through a
+        symlink (/srv/app -> /data/app) with an absolute current (/data/app/releases/<id>, as
+        Capistrano writes it) points into this layout.
+        """
         target = _atomic.read_link(self.current)
         if target is None:
             if os.path.lexists(self.current):
                 raise ReleaseError("%s exists but is not a symlink" % self.current)
             return None, None
         resolved = os.path.normpath(os.path.join(os.path.dirname(self.current), target))
-        if os.path.dirname(resolved) != os.path.normpath(self.releases_dir):
+        parent = os.path.dirname(resolved)
+        if parent != os.path.normpath(self.releases_dir) and os.path.realpath(parent) != os.path.realpath(
+            self.releases_dir
+        ):
             raise ReleaseError(
                 "%s points to %s, which is not a release directory under %s" % (self.current, target, self.releases_dir)
             )
@@ -136,10 +171,9 @@ class Layout:
         known = [e.get("id") for e in history if isinstance(e, dict) and e.get("id")]
         deploys = [e["id"] for e in history if isinstance(e, dict) and e.get("kind") == "deploy" and e.get("id")]
         if live is not None:
-            live_key = natural_key(live)
-            newest = max((natural_key(i) for i in known), default=None)
-            inferred = [i for i in ids if natural_key(i) <= live_key and (newest is None or natural_key(i) > newest)]
-            deploys.extend(inferred)
+            pos = {rid: n for n, rid in enumerate(ids)}
+            newest = max((pos[i] for i in known if i in pos), default=-1)
+            deploys.extend(i for i in ids if newest < pos[i] <= pos.get(live, len(ids)))
             last = history[-1] if history and isinstance(history[-1], dict) else {}
             if live not in deploys and last.get("id") != live:
                 # Made live by something we did not record (a manual switch or another tool).
@@ -223,18 +257,32 @@ class Layout:
                     % (steps, head, len(back), ", ".join(back) or "none")
                 )
             return back[steps - 1]
-        if not ID_RE.match(to) or to in (".", ".."):
-            raise ReleaseError("invalid release id %r" % to)
+        if not valid_id(to):
+            raise ReleaseError("invalid release id %r: not a name a directory in releases/ can have" % to)
         if to not in ids:
             raise ReleaseError(
                 "release %s not found in %s (present: %s)" % (to, self.releases_dir, ", ".join(ids[-8:]) or "none")
             )
         return to
 
+    def switch_kind(self, target, deploys, ids):
+        """How a switch to target goes into the history: a "deploy" when target is newer than every
+        deploy so far (a release made live for the first time), otherwise a "rollback"."""
+        if target in deploys:
+            return "rollback"
+        if not deploys:
+            return "deploy"
+        pos = {rid: n for n, rid in enumerate(ids)}
+        return "deploy" if pos.get(target, -1) > pos.get(deploys[-1], len(ids)) else "rollback"
+
     def link_target(self, release_id, style, current_target):
+        """The new link target, in the form the user's link has (relative or absolute, same prefix)."""
+        absolute = bool(current_target) and os.path.isabs(current_target)
         if style == "auto":
-            style = "absolute" if current_target and os.path.isabs(current_target) else "relative"
+            style = "absolute" if absolute else "relative"
         if style == "absolute":
+            if absolute:  # keep the prefix as written (/data/app/releases/... stays so)
+                return os.path.join(os.path.dirname(os.path.normpath(current_target)), release_id)
             return self.release_path(release_id)
         return os.path.relpath(self.release_path(release_id), os.path.dirname(self.current))
 
@@ -250,6 +298,11 @@ class Layout:
         marks[release_id] = mark
         self._write_json(self.bad_path, marks, module)
 
+    def clear_bad(self, release_id, module=None):
+        marks = self.bad_marks()
+        if marks.pop(release_id, None) is not None:
+            self._write_json(self.bad_path, marks, module)
+
     def record(self, entries, module=None, materialize=None):
         """Append entries to history; materialize (a deploy list) is written first when no file exists."""
         history = self.history()
@@ -264,7 +317,7 @@ class Layout:
         self._write_json(self.history_path, history, module)
 
     def plan_prune(self, keep, live, previous_good, bad, retention_s, now=None):
-        """Release ids that keep_releases would delete (oldest first)."""
+        """Release ids that keep would delete (oldest first)."""
         if not keep or keep < 1:
             return []
         now = time.time() if now is None else now

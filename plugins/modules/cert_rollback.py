@@ -10,16 +10,21 @@ module: cert_rollback
 short_description: Restore a previous TLS certificate, key and chain, validated before the swap
 version_added: 0.1.0
 description:
-  - With O(state=backup), keeps the live certificate set (certificate, key, chain) in the snapshot
+  - With O(state=snapshot), keeps the live certificate set (certificate, key, chain) in the snapshot
     store (component C(ssl), key files mode 0600). Take one before every certificate deployment.
   - With O(state=restored), puts a previous set back live. The candidate comes from a snapshot
     (O(snapshot)) or from explicit files such as a runbook's C(certs/app.crt.backup) (O(src_cert), O(src_key)).
   - BEFORE anything is swapped, the candidate is validated with C(cryptography). It must parse;
     the key must match the certificate's public key (RSA, EC); the certificate must be valid now
     and for at least O(min_remaining_days) more days; its SAN must cover O(expected_names); and
-    its chain (intermediates after the leaf and in the chain file) must verify up to the CA
-    bundle O(ca_path) (RFC 5280 / Web PKI path validation). The first failing check refuses the
-    rollback in one line and nothing is touched.
+    the chain clients will receive must verify up to a root of the CA bundle O(ca_path)
+    (RFC 5280 / Web PKI path validation). The first failing check refuses the rollback in one
+    line and nothing is touched.
+  - The chain clients receive is the certificate file as served, leaf first and then its
+    intermediates (nginx C(ssl_certificate) wants such a fullchain file). The O(chain_path) file
+    is part of it only with O(chain_served=true). Only self-signed certificates of O(ca_path)
+    count as trust anchors, so an intermediate placed in a trust bundle cannot make a leaf-only
+    certificate pass.
   - The test command (by default C(nginx -t -c <nginx_conf>)) must pass before the swap; the live
     set is then snapshotted, each file is replaced atomically, and the test command runs again.
     If it fails the previous files are put back and the task fails.
@@ -43,9 +48,9 @@ requirements:
 options:
   state:
     description:
-      - V(restored) puts the candidate live; V(backup) snapshots the live set.
+      - V(restored) puts the candidate live; V(snapshot) snapshots the live set.
     type: str
-    choices: [restored, backup]
+    choices: [restored, snapshot]
     default: restored
   cert_path:
     description:
@@ -60,15 +65,24 @@ options:
     required: true
   chain_path:
     description:
-      - A separate live chain file, when the server reads one (for example C(ssl_trusted_certificate)).
+      - A separate live chain file that is restored with the set, when the server reads one.
+      - nginx never sends C(ssl_trusted_certificate) to clients (it is used for OCSP stapling and
+        client certificates); put the intermediates into the O(cert_path) file instead.
     type: path
+  chain_served:
+    description:
+      - The server sends the O(chain_path) file after the certificate (Apache's
+        C(SSLCertificateChainFile)), so it is part of the chain validated. Leave false for nginx.
+    type: bool
+    default: false
   snapshot:
     description:
-      - Snapshot to restore. V(previous) is the newest snapshot taken with O(state=backup),
-        V(latest) the newest of any kind (including the one taken automatically before a swap),
-        or a snapshot id as returned in RV(snapshot_id).
+      - Snapshot to restore. V(latest) is the newest snapshot taken with O(state=snapshot),
+        V(previous) the one before it, or a snapshot id as returned in RV(snapshot.id).
+      - The snapshot a restore takes of the set it replaces is a safety copy, restored only when
+        named by id (that is how a rollback is undone).
     type: str
-    default: previous
+    default: latest
   src_cert:
     description:
       - Restore from this certificate file instead of a snapshot.
@@ -127,7 +141,7 @@ options:
     default: /etc/nginx/nginx.conf
   snapshot_id:
     description:
-      - Id for the snapshot this run takes (the backup, or the live set before a swap). Generated when omitted.
+      - Id for the snapshot this run takes (O(state=snapshot), or the live set before a swap). Generated when omitted.
     type: str
 seealso:
   - module: emergency.rollback.tls_probe
@@ -136,7 +150,7 @@ seealso:
 EXAMPLES = r"""
 - name: Keep the live certificate before deploying a renewed one
   emergency.rollback.cert_rollback:
-    state: backup
+    state: snapshot
     cert_path: /etc/nginx/tls/app.crt
     key_path: /etc/nginx/tls/app.key
 
@@ -144,7 +158,7 @@ EXAMPLES = r"""
   emergency.rollback.cert_rollback:
     cert_path: /etc/nginx/tls/app.crt
     key_path: /etc/nginx/tls/app.key
-    snapshot: previous
+    snapshot: latest
     ca_path: /etc/ssl/certs/ca-certificates.crt
     expected_names: [app.example.com, www.app.example.com]
     min_remaining_days: 14
@@ -165,6 +179,7 @@ state:
   description: The state asked for.
   returned: always
   type: str
+  sample: restored
 source:
   description: Where the candidate came from (a snapshot id or file paths).
   returned: when state=restored
@@ -174,18 +189,30 @@ fingerprint_before:
   description: SHA-256 fingerprint (hex) of the certificate live before the task.
   returned: when state=restored
   type: str
+  sample: 3f1c9a0b7d2e4f6a8c1b3d5e7f9a0b2c4d6e8f0a1b3c5d7e9f0a2b4c6d8e0f1a
 fingerprint_after:
   description: SHA-256 fingerprint (hex) of the certificate live after the task (or that would be, in check mode).
   returned: when state=restored and the candidate validated
   type: str
+  sample: 3f1c9a0b7d2e4f6a8c1b3d5e7f9a0b2c4d6e8f0a1b3c5d7e9f0a2b4c6d8e0f1a
 before:
   description: Fingerprint, subject, SAN and expiry of the live certificate before the task.
   returned: when state=restored
   type: dict
+  sample:
+    fingerprint: 3f1c9a0b7d2e4f6a8c1b3d5e7f9a0b2c4d6e8f0a1b3c5d7e9f0a2b4c6d8e0f1a
+    subject: CN=app.example.com
+    san: [app.example.com]
+    not_after: "2027-02-21T18:15:00Z"
 after:
   description: Fingerprint, subject, SAN and expiry of the certificate after the task.
   returned: when state=restored and the candidate validated
   type: dict
+  sample:
+    fingerprint: 3f1c9a0b7d2e4f6a8c1b3d5e7f9a0b2c4d6e8f0a1b3c5d7e9f0a2b4c6d8e0f1a
+    subject: CN=app.example.com
+    san: [app.example.com]
+    not_after: "2027-02-21T18:15:00Z"
 subject:
   description: Subject of the certificate live after the task (RFC 4514).
   returned: when state=restored and the candidate validated
@@ -196,6 +223,7 @@ san:
   returned: when state=restored and the candidate validated
   type: list
   elements: str
+  sample: [app.example.com, www.app.example.com]
 not_after:
   description: Its expiry (UTC, ISO 8601).
   returned: when state=restored and the candidate validated
@@ -207,18 +235,54 @@ checks:
   type: list
   elements: str
   sample: [parse, key_match, validity, san, chain]
-snapshot_id:
-  description: Snapshot taken by this run (the backup, or the live set kept before the swap); null when none.
+snapshot:
+  description:
+    - The snapshot this run took (O(state=snapshot), or the live set kept before a swap); null when none.
+    - Restoring it by id (O(snapshot)=RV(snapshot.id), O(validate=false)) undoes the rollback.
   returned: always
-  type: str
-snapshot_path:
-  description: Directory of the snapshot kept before the swap.
-  returned: when a swap happened
-  type: str
+  type: dict
+  contains:
+    id:
+      description: Snapshot id.
+      type: str
+      sample: 20261120T090000.000000Z-9f8e7d
+    path:
+      description: Snapshot directory.
+      type: str
+      sample: /var/lib/emergency-rollback/snapshots/ssl/20261120T090000.000000Z-9f8e7d
+  sample:
+    id: 20261123T181500.123456Z-1a2b3c
+    path: /var/lib/emergency-rollback/snapshots/ssl/20261123T181500.123456Z-1a2b3c
+restored_from:
+  description: The snapshot this run put back; null when none (or the candidate came from files).
+  returned: when state=restored
+  type: dict
+  contains:
+    id:
+      description: Snapshot id.
+      type: str
+      sample: 20261120T090000.000000Z-9f8e7d
+    path:
+      description: Snapshot directory.
+      type: str
+      sample: /var/lib/emergency-rollback/snapshots/ssl/20261120T090000.000000Z-9f8e7d
+  sample:
+    id: 20261120T090000.000000Z-9f8e7d
+    path: /var/lib/emergency-rollback/snapshots/ssl/20261120T090000.000000Z-9f8e7d
 fingerprint:
-  description: Fingerprint of the live certificate backed up.
-  returned: when state=backup
+  description: Fingerprint of the live certificate kept.
+  returned: when state=snapshot
   type: str
+  sample: 3f1c9a0b7d2e4f6a8c1b3d5e7f9a0b2c4d6e8f0a1b3c5d7e9f0a2b4c6d8e0f1a
+cert:
+  description: Fingerprint, subject, SAN and expiry of the live certificate kept.
+  returned: when state=snapshot
+  type: dict
+  sample:
+    fingerprint: 3f1c9a0b7d2e4f6a8c1b3d5e7f9a0b2c4d6e8f0a1b3c5d7e9f0a2b4c6d8e0f1a
+    subject: CN=app.example.com
+    san: [app.example.com]
+    not_after: "2027-02-21T18:15:00Z"
 """
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
@@ -232,17 +296,18 @@ def main():
     module = AnsibleModule(
         argument_spec=with_common(
             dict(
-                state=dict(type="str", choices=["restored", "backup"], default="restored"),
+                state=dict(type="str", choices=["restored", "snapshot"], default="restored"),
                 cert_path=dict(type="path", required=True),
                 key_path=dict(type="path", required=True, no_log=False),
                 chain_path=dict(type="path"),
-                snapshot=dict(type="str", default="previous"),
+                snapshot=dict(type="str", default="latest"),
                 src_cert=dict(type="path"),
                 src_key=dict(type="path", no_log=False),
                 src_chain=dict(type="path"),
                 key_passphrase=dict(type="str", no_log=True),
                 ca_path=dict(type="path"),
                 validate_chain=dict(type="bool", default=True),
+                chain_served=dict(type="bool", default=False),
                 validate=dict(type="bool", default=True),
                 expected_names=dict(type="list", elements="str", default=[]),
                 min_remaining_days=dict(type="int", default=7),
@@ -260,10 +325,10 @@ def main():
     if p["min_remaining_days"] < 0:
         module.fail_json(msg="cert_rollback: min_remaining_days must be 0 or more; nothing was changed")
     store = SnapshotStore.in_state_dir(p["state_dir"], "ssl")
-    step = Step(module, "ssl", "cert_" + ("backup" if p["state"] == "backup" else "restore"))
+    step = Step(module, "ssl", "cert_" + ("snapshot" if p["state"] == "snapshot" else "restore"))
     rollback = _certs.CertRollback(module, store, step, _atomic.write_file)
-    if p["state"] == "backup":
-        rollback.backup()
+    if p["state"] == "snapshot":
+        rollback.take_snapshot()
     else:
         rollback.restore()
 

@@ -37,7 +37,7 @@ options:
   result:
     description: How it ended.
     type: str
-    choices: [ok, changed, failed, reverted, skipped]
+    choices: [ok, changed, failed, reverted, skipped, not_verified]
     default: ok
   from:
     description: State before the step (a release id, a URL, a fingerprint).
@@ -91,7 +91,9 @@ def main():
             dict(
                 component=dict(type="str", required=True),
                 action=dict(type="str", required=True),
-                result=dict(type="str", choices=["ok", "changed", "failed", "reverted", "skipped"], default="ok"),
+                result=dict(
+                    type="str", choices=["ok", "changed", "failed", "reverted", "skipped", "not_verified"], default="ok"
+                ),
                 to=dict(type="str"),
                 snapshot=dict(type="str"),
                 duration_s=dict(type="float"),

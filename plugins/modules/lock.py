@@ -15,6 +15,12 @@ description:
   - A second run fails at once with a message naming the holder (run_id, pid, machine, user, since).
   - A stale lock is taken over with a warning. A lock is stale when the process that took it
     (O(pid) on O(machine)) is gone, or when it is older than its O(ttl).
+  - Of two runs taking the lock at the same moment exactly one gets it; the lock file alone
+    decides (it is created whole with one C(link), which fails when it exists).
+  - Only the run that holds the lock releases it; another run's lock, stale or not, is left in
+    place (with O(force=true) it is removed).
+  - The C(emergency.rollback.run_context) lookup gives O(run_id), O(pid), O(machine) and O(owner)
+    for plain C(ansible-playbook) runs.
   - Taking a lock the same O(run_id) already holds changes nothing.
 author:
   - emergency.rollback maintainers (@emergency-rollback)
@@ -52,6 +58,7 @@ options:
   owner:
     description:
       - Who is running the rollback, shown to anyone who finds the lock held.
+      - Default the effective user the module runs as on the target.
     type: str
   ttl:
     description:
@@ -68,8 +75,10 @@ options:
 EXAMPLES = r"""
 - name: Take the host lock for this rollback
   emergency.rollback.lock:
-    run_id: "{{ rollback_run_id }}"
-    owner: "{{ lookup('ansible.builtin.env', 'USER') }}"
+    run_id: "{{ lookup('emergency.rollback.run_context', 'run_id') }}"
+    pid: "{{ lookup('emergency.rollback.run_context', 'pid') }}"
+    machine: "{{ lookup('emergency.rollback.run_context', 'machine') }}"
+    owner: "{{ lookup('emergency.rollback.run_context', 'user') }}"
     ttl: 1800
 
 - name: Release it, whatever happened before
@@ -94,6 +103,13 @@ previous_holder:
   description: The holder found before the task, null when the lock was free.
   returned: always
   type: dict
+  sample:
+    run_id: adhoc-20261126T101500Z-3fa9c1
+    pid: 48213
+    machine: ops1
+    user: bob
+    since: 1795463000.1
+    ttl: 3600
 path:
   description: Path of the lock file.
   returned: always
@@ -101,6 +117,8 @@ path:
   sample: /var/lib/emergency-rollback/rollback.lock
 """
 
+import os
+import pwd
 import time
 
 from ansible.module_utils.basic import AnsibleModule
@@ -134,6 +152,7 @@ def main():
         module.fail_json(msg="lock: run_id must not be empty")
     if p["ttl"] < 0:
         module.fail_json(msg="lock: ttl must be 0 or more seconds")
+    owner = p["owner"] or pwd.getpwuid(os.geteuid()).pw_name
     lock = HostLock.in_state_dir(p["state_dir"])
     step = Step(module, "lock", "acquire" if p["state"] == "present" else "release")
     state, holder, stale = lock.status(p["run_id"])
@@ -149,7 +168,7 @@ def main():
             run_id=p["run_id"],
             pid=p["pid"],
             machine=p["machine"] or lock.machine,
-            user=p["owner"],
+            user=owner,
             since=time.time(),
             ttl=p["ttl"] or None,
         )
@@ -160,7 +179,7 @@ def main():
             module.exit_json(changed=True, holder=new, diff=diff, **result)
         try:
             changed, _warning = lock.acquire(
-                p["run_id"], pid=p["pid"], user=p["owner"], ttl=p["ttl"] or None, machine=p["machine"]
+                p["run_id"], pid=p["pid"], user=owner, ttl=p["ttl"] or None, machine=p["machine"]
             )
         except LockHeld as err:
             module.fail_json(msg="lock: %s" % err, holder=err.holder, **result)
@@ -177,6 +196,10 @@ def main():
 
     if state == "free":
         module.exit_json(changed=False, holder=None, **result)
+    if state == "stale" and not p["force"]:
+        # Not ours: the next run takes a stale lock over; only its owner (or force) removes it.
+        module.warn("lock: not releasing a lock this run does not hold: %s" % describe_holder(holder, lock.path))
+        module.exit_json(changed=False, holder=holder, **result)
     if state == "held" and not p["force"]:
         module.fail_json(
             msg="lock: not releasing, %s (use force=true)" % describe_holder(holder, lock.path), holder=holder, **result

@@ -16,9 +16,14 @@ description:
     release deployed before the newest deploy that is not marked bad; V(-N) is N deploys back;
     anything else is a release id. The live release is read from the symlink, never from mtime or
     name order.
-  - Deploy history is kept in C(<root>/.rollback/history.json). Without it, release ids in natural
-    sort order up to the live one are the history (ansistrano and Capistrano ids are timestamps).
+  - A release is any directory in C(<root>/releases/) (or a symlink to a directory inside the root),
+    whatever its name, spaces and non-ASCII letters included; ids are returned exactly as on disk.
+  - Deploy history is kept in C(<root>/.rollback/history.json). Without it, the releases up to the
+    live one are the history, in release order, natural sort order when every id starts with a digit
+    or V(v) and a digit (timestamps, dates, versions), otherwise the directories' modification time.
     Counting back from the newest deploy, not from the live release, makes a second run a no-op.
+  - Paths are compared after resolving symlinks, so an application root reached through a symlink
+    with an absolute C(current) (as Capistrano writes it) is understood; the link keeps its form.
   - The release it moves away from is marked bad (who, when, why) in C(<root>/.rollback/bad.json)
     instead of being deleted; a release marked bad is refused as a target unless O(force=true).
   - With O(live_path) and O(backup_path), restores a deployment backup directory into the live
@@ -65,8 +70,8 @@ options:
     default: rolled back
   by:
     description:
-      - Who marks the release bad (a person or a team). Defaults to the remote user; the O(run_id) is kept
-        in the mark as well.
+      - Who marks the release bad (a person or a team). Defaults to the effective user on the target;
+        the O(run_id) is kept in the mark as well.
     type: str
   link_style:
     description:
@@ -74,7 +79,15 @@ options:
     type: str
     choices: [auto, relative, absolute]
     default: auto
-  keep_releases:
+  trust_target:
+    description:
+      - The target is known good, as when an automatic revert returns to the release that was
+        live before a failed rollback. A bad mark does not refuse it, and its bad mark is
+        removed (the journal entry says so and why, from O(reason)), so a later V(previous) can
+        land on it again.
+    type: bool
+    default: false
+  keep:
     description:
       - Delete the oldest releases beyond this many. Never deletes the live release, the newest
         good one before it, or a release marked bad less than O(bad_retention_days) ago.
@@ -117,7 +130,7 @@ EXAMPLES = r"""
   emergency.rollback.release:
     root: /srv/shop
     to: "-2"
-    keep_releases: 5
+    keep: 5
 
 - name: Restore a deployment backup directory into the live path
   emergency.rollback.release:
@@ -141,29 +154,64 @@ current_target:
   returned: success
   type: str
   sample: releases/20261120093000
+resolved_from:
+  description: What O(to) asked for, before it was resolved.
+  returned: success
+  type: str
+  sample: previous
 marked_bad:
   description: Release marked bad by this task, if any.
   returned: success
   type: str
+  sample: "20261123181500"
+cleared_bad:
+  description: Release whose bad mark this task removed (O(trust_target)), if any.
+  returned: success
+  type: str
+  sample: "20261123181500"
 pruned:
-  description: Release ids deleted (or that would be deleted in check mode) by O(keep_releases).
+  description: Release ids deleted (or that would be deleted in check mode) by O(keep).
   returned: success
   type: list
   elements: str
+  sample: ["20261001120000"]
 snapshot:
-  description: Snapshot id holding the replaced live directory (directory strategy).
-  returned: when a directory was restored
-  type: str
-snapshot_path:
   description:
-    - Path of the replaced live directory inside the snapshot store.
-    - A later restore can use it as O(backup_path).
-  returned: when a directory was restored
+    - The snapshot holding the replaced live directory (directory strategy), null otherwise.
+    - Its C(path) can be given as O(backup_path) to undo the restore.
+  returned: success
+  type: dict
+  contains:
+    id:
+      description: Snapshot id.
+      type: str
+      sample: 20261120T090000.000000Z-9f8e7d
+    path:
+      description: The replaced live directory, kept inside the snapshot.
+      type: str
+      sample: /var/lib/emergency-rollback/snapshots/app/20261120T090000.000000Z-9f8e7d
+  sample:
+    id: 20261123T184500Z
+    path: /var/lib/emergency-rollback/snapshots/app/20261123T184500Z/files/shop
+live_path:
+  description: The live directory (directory strategy).
+  returned: when O(live_path) is given
   type: str
+  sample: /var/www/shop
+backup_path:
+  description: The backup restored into it (directory strategy).
+  returned: when O(live_path) is given
+  type: str
+  sample: /var/backups/deployments/1.4.2
+atomic_exchange:
+  description: Whether the directories were exchanged with one C(renameat2(RENAME_EXCHANGE)) (directory strategy).
+  returned: when a directory was restored
+  type: bool
+  sample: true
 """
 
-import getpass
 import os
+import pwd
 import time
 
 from ansible.module_utils.basic import AnsibleModule
@@ -174,7 +222,6 @@ from ansible_collections.emergency.rollback.plugins.module_utils._release import
     RELATIVE_RE,
     Layout,
     ReleaseError,
-    natural_key,
     stage_copy,
     tree_digest,
     utc_iso,
@@ -183,20 +230,24 @@ from ansible_collections.emergency.rollback.plugins.module_utils._snapshot impor
 
 
 def _who(params):
+    """O(by), else the effective user on the target ($USER is unset under cron, sudo, AWX)."""
     if params["by"]:
         return params["by"]
     try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        return "uid %d" % os.geteuid()
 
 
-def run_symlink(module, step):
+def resolve_switch(module, step, layout):
+    """Read the layout and resolve O(to) once. Returns (live, current_target, ids, bad, deploys, target)."""
     p = module.params
-    layout = Layout(p["root"])
     explicit = p["to"] not in ("", "previous") and not RELATIVE_RE.match(p["to"])
     try:
         layout.check()
+    except ReleaseError as err:  # not a layout at all: bad input, nothing to journal
+        module.fail_json(msg="release: cannot roll back %s: %s; nothing was changed" % (p["root"], err))
+    try:
         try:
             live, current_target = layout.live()
         except ReleaseError as err:
@@ -206,26 +257,30 @@ def run_symlink(module, step):
             module.warn("repairing: %s" % err)
         ids = layout.release_ids()
         bad = layout.bad_marks()
-        history = layout.history()
-        deploys = layout.deploys(ids, live, history)
+        deploys = layout.deploys(ids, live, layout.history())
         target = layout.resolve(p["to"], live, ids, bad, deploys)
     except (ReleaseError, OSError) as err:
-        module.fail_json(msg="release: cannot roll back %s: %s; nothing was changed" % (p["root"], err))
-
-    result = {"from": live, "to": target, "resolved_from": p["to"], "marked_bad": None, "pruned": []}
-    switch = target != live
-    if switch and target in bad and not p["force"]:
-        mark = bad[target]
-        module.fail_json(
-            msg="release: refusing %s: it is marked bad (by %s at %s: %s); use force=true to switch anyway; "
-            "nothing was changed" % (target, mark.get("by"), mark.get("at"), mark.get("reason")),
-            **result,
+        # A refused target is journaled: the report shows what was asked and why it did not happen.
+        step.fail(
+            "release: cannot roll back %s: %s; nothing was changed" % (p["root"], err),
+            journal_fields={"to": p["to"]},
         )
-    new_target = layout.link_target(target, p["link_style"], current_target) if switch else current_target
-    now = time.time()
+    if target != live and target in bad and not (p["force"] or p["trust_target"]):
+        mark = bad[target]
+        step.fail(
+            "release: refusing %s: it is marked bad (by %s at %s: %s); use force=true to switch anyway; "
+            "nothing was changed" % (target, mark.get("by"), mark.get("at"), mark.get("reason")),
+            journal_fields={"from_": live, "to": target},
+            **{"from": live, "to": target, "resolved_from": p["to"]},
+        )
+    return live, current_target, ids, bad, deploys, target
+
+
+def plan_marks(p, live, target, bad, now):
+    """The bad marks after the switch: (marks, mark put on live or None, target whose mark is cleared)."""
     bad_after = dict(bad)
     mark = None
-    if switch and live and p["mark_bad"] and live not in bad:
+    if target != live and live and p["mark_bad"] and live not in bad:
         mark = {
             "by": _who(p),
             "at": utc_iso(now),
@@ -235,59 +290,82 @@ def run_symlink(module, step):
             "switched_to": target,
         }
         bad_after[live] = mark
-        result["marked_bad"] = live
-    previous_good = next(
-        (r for r in reversed(deploys) if r != target and r in ids and r not in bad_after and r != live),
-        None,
-    )
-    pruned = layout.plan_prune(
-        p["keep_releases"], target, previous_good, bad_after, p["bad_retention_days"] * 86400, now
-    )
-    result["pruned"] = pruned
-    result["current_target"] = new_target
-    changed = switch or bool(pruned)
-    diff = {
-        "before": "current -> %s\n" % current_target,
-        "after": "current -> %s\n" % new_target,
-        "before_header": layout.current,
-        "after_header": layout.current,
-    }
-    if pruned:
-        diff["before"] += "".join("release %s\n" % r for r in pruned)
-    if not changed:
-        module.exit_json(changed=False, **result)
-    if module.check_mode:
-        module.exit_json(changed=True, diff=diff, **result)
+    cleared = target if p["trust_target"] and target in bad_after else None
+    if cleared:
+        del bad_after[cleared]
+    return bad_after, mark, cleared
 
+
+def apply_switch(module, step, layout, plan):
+    """Write the marks, switch the link, record the history, prune. Fails the step on any error."""
+    p = module.params
+    live, target = plan["from"], plan["to"]
     try:
-        if switch:
-            if mark:
-                layout.mark_bad(live, mark, module=module)
-            _atomic.switch_symlink(layout.current, new_target)
-            head = deploys[-1] if deploys else None
-            kind = (
-                "deploy"
-                if target not in deploys and (head is None or natural_key(target) > natural_key(head))
-                else "rollback"
-            )
-            layout.record(
-                [{"id": target, "kind": kind, "at": utc_iso(now), "by": _who(p), "run_id": p["run_id"], "from": live}],
-                module=module,
-                materialize=deploys,
-            )
-        for rid in pruned:
+        if plan["mark"]:
+            layout.mark_bad(live, plan["mark"], module=module)
+        if plan["cleared"]:
+            layout.clear_bad(plan["cleared"], module=module)
+        if target != live:
+            _atomic.switch_symlink(layout.current, plan["new_target"])
+            entry = {"id": target, "kind": layout.switch_kind(target, plan["deploys"], plan["ids"])}
+            entry.update(at=utc_iso(plan["now"]), by=_who(p), run_id=p["run_id"], **{"from": live})
+            layout.record([entry], module=module, materialize=plan["deploys"])
+        for rid in plan["pruned"]:
             layout.delete_release(rid)
     except (OSError, ReleaseError, _atomic.AtomicError) as err:
         step.fail(
             "release: switching %s from %s to %s failed: %s; current points to %s"
             % (layout.current, live, target, err, _atomic.read_link(layout.current)),
             journal_fields={"from_": live, "to": target},
-            **result,
         )
-    message = "%s -> %s" % (live, target) if switch else "pruned %s" % ", ".join(pruned)
+
+
+def run_symlink(module, step):
+    p = module.params
+    layout = Layout(p["root"])
+    live, current_target, ids, bad, deploys, target = resolve_switch(module, step, layout)
+    switch = target != live
+    now = time.time()
+    bad_after, mark, cleared = plan_marks(p, live, target, bad, now)
+    previous_good = next(
+        (r for r in reversed(deploys) if r != target and r in ids and r not in bad_after and r != live),
+        None,
+    )
+    pruned = layout.plan_prune(p["keep"], target, previous_good, bad_after, p["bad_retention_days"] * 86400, now)
+    new_target = layout.link_target(target, p["link_style"], current_target) if switch else current_target
+    result = {
+        "from": live,
+        "to": target,
+        "resolved_from": p["to"],
+        "marked_bad": live if mark else None,
+        "cleared_bad": cleared,
+        "pruned": pruned,
+        "current_target": new_target,
+        "snapshot": None,
+    }
+    diff = {
+        "before": "current -> %s\n" % current_target + "".join("release %s\n" % r for r in pruned),
+        "after": "current -> %s\n" % new_target,
+        "before_header": layout.current,
+        "after_header": layout.current,
+    }
+    if cleared:
+        diff["before"] += "bad mark on %s\n" % cleared
+    changed = switch or bool(pruned) or bool(cleared)
+    if not changed:
+        module.exit_json(changed=False, **result)
+    if module.check_mode:
+        module.exit_json(changed=True, diff=diff, **result)
+    plan = dict(result, mark=mark, cleared=cleared, ids=ids, deploys=deploys, now=now, new_target=new_target)
+    apply_switch(module, step, layout, plan)
+    parts = ["%s -> %s" % (live, target)] if switch else []
+    if cleared:
+        parts.append("cleared the bad mark of %s (%s)" % (cleared, p["reason"]))
+    if pruned:
+        parts.append("pruned %s" % ", ".join(pruned))
     step.exit(
         True,
-        message=message,
+        message="; ".join(parts),
         journal_fields={"from_": live, "to": target, "marked_bad": result["marked_bad"], "pruned": len(pruned)},
         diff=diff,
         **result,
@@ -315,6 +393,7 @@ def run_directory(module, step):
         "to": "sha256:%s" % after,
         "live_path": live_path,
         "backup_path": backup_path,
+        "snapshot": None,
     }
     if before == after:
         module.exit_json(changed=False, **result)
@@ -343,7 +422,7 @@ def run_directory(module, step):
             journal_fields={"from_": result["from"], "to": backup_path},
             **result,
         )
-    result.update(snapshot=stage.meta["id"], snapshot_path=store.file_path(stage.meta, name), atomic_exchange=atomic)
+    result.update(snapshot={"id": stage.meta["id"], "path": store.file_path(stage.meta, name)}, atomic_exchange=atomic)
     step.exit(
         True,
         message="restored %s into %s" % (backup_path, live_path),
@@ -364,7 +443,8 @@ def main():
                 reason=dict(type="str", default="rolled back"),
                 by=dict(type="str"),
                 link_style=dict(type="str", choices=["auto", "relative", "absolute"], default="auto"),
-                keep_releases=dict(type="int", default=0),
+                keep=dict(type="int", default=0),
+                trust_target=dict(type="bool", default=False),
                 bad_retention_days=dict(type="int", default=7),
                 live_path=dict(type="path"),
                 backup_path=dict(type="path"),
@@ -375,11 +455,12 @@ def main():
         required_together=[("live_path", "backup_path")],
         supports_check_mode=True,
     )
-    if module.params["keep_releases"] < 0 or module.params["bad_retention_days"] < 0:
-        module.fail_json(msg="release: keep_releases and bad_retention_days must be 0 or more")
+    if module.params["keep"] < 0 or module.params["bad_retention_days"] < 0:
+        module.fail_json(msg="release: keep and bad_retention_days must be 0 or more")
     if module.params["root"]:
         run_symlink(module, Step(module, "app", "release"))
-    run_directory(module, Step(module, "app", "restore_directory"))
+    else:
+        run_directory(module, Step(module, "app", "restore_directory"))
 
 
 if __name__ == "__main__":

@@ -14,6 +14,9 @@ description:
     (and by whom, when, why), its C(REVISION) file and its directory time.
   - The live release is read from the C(<root>/current) symlink, never from mtime or name order.
     A dangling or foreign C(current) link is reported as an error.
+  - Releases, their order and the deploy history follow the rules of M(emergency.rollback.release);
+    any directory name, natural order for ids starting with a digit (or V(v) and a digit), otherwise
+    directory modification time; the recorded deploy history first.
   - With O(resolve), also says which concrete release V(previous), V(-N) or an id means now,
     exactly as M(emergency.rollback.release) would resolve it.
   - Read-only.
@@ -66,60 +69,78 @@ current_target:
   type: str
   sample: releases/20261123181500
 ids:
-  description: Release ids in natural sort order.
+  description: Release ids in release order (see M(emergency.rollback.release)).
   returned: always
   type: list
   elements: str
+  sample: ["20261120093000", "20261123181500"]
 bad:
   description: Ids of the releases marked bad.
   returned: always
   type: list
   elements: str
+  sample: ["20261123181500"]
 releases:
-  description: One entry per release, in natural id order.
+  description: One entry per release, in release order.
   returned: always
   type: list
   elements: dict
+  sample:
+    - {id: "20261123181500", path: /srv/shop/releases/20261123181500, live: true, bad: false,
+       bad_mark: null, revision: 9f2c1ab, created: "2026-11-23T18:15:02Z"}
   contains:
     id:
       description: Release id (directory name).
       type: str
+      sample: "20261123181500"
     path:
       description: Release directory.
       type: str
+      sample: /srv/shop/releases/20261123181500
     live:
       description: Whether C(current) points to it.
       type: bool
+      sample: true
     bad:
       description: Whether it is marked bad.
       type: bool
+      sample: false
     bad_mark:
       description: Who marked it bad, when and why.
       type: dict
+      sample: {by: oncall, at: "2026-11-23T18:20:00Z", reason: checkout 500s}
     revision:
       description: Content of its C(REVISION) file, if any.
       type: str
+      sample: 9f2c1ab
     created:
       description: Modification time of the release directory (UTC ISO 8601); informational only.
       type: str
+      sample: "2026-11-23T18:15:02Z"
 deploy_history:
   description: Ordered releases that went live by deploys, oldest first; the last is the newest deploy.
   returned: always
   type: list
   elements: str
+  sample: ["20261120093000", "20261123181500"]
 history_source:
-  description: Where the deploy history comes from, C(history file) or C(release id order).
+  description: Where the deploy history comes from, C(history file) or C(release id order) (release order).
   returned: always
   type: str
+  sample: history file
 history:
   description: Entries of C(<root>/.rollback/history.json).
   returned: always
   type: list
   elements: dict
+  sample:
+    - {id: "20261123181500", kind: deploy, at: "2026-11-23T18:15:02Z", by: deploy, run_id: null,
+       from: "20261120093000"}
 target:
   description: What O(resolve) resolves to.
   returned: when O(resolve) is given
   type: str
+  sample: "20261120093000"
 """
 
 from ansible.module_utils.basic import AnsibleModule

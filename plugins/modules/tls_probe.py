@@ -90,35 +90,43 @@ fingerprint:
   description: SHA-256 fingerprint (lowercase hex) of the served leaf certificate.
   returned: success
   type: str
+  sample: 3f1c9a0b7d2e4f6a8c1b3d5e7f9a0b2c4d6e8f0a1b3c5d7e9f0a2b4c6d8e0f1a
 subject:
   description: Its subject (RFC 4514).
   returned: success
   type: str
+  sample: CN=app.example.com
 san:
   description: Its subject alternative names.
   returned: success
   type: list
   elements: str
+  sample: [app.example.com, www.app.example.com]
 not_before:
   description: Start of its validity (UTC, ISO 8601).
   returned: success
   type: str
+  sample: "2026-11-21T18:15:00Z"
 not_after:
   description: Its expiry (UTC, ISO 8601).
   returned: success
   type: str
+  sample: "2027-02-21T18:15:00Z"
 issuer:
   description: Its issuer (RFC 4514).
   returned: success
   type: str
+  sample: CN=Example Intermediate CA,O=Example
 chain_valid:
   description: Whether the served chain verified up to the CA bundle (and matched server_name).
   returned: success
   type: bool
+  sample: true
 verify_error:
   description: Why the chain did not verify, null when it did.
   returned: success
   type: str
+  sample: "unable to get local issuer certificate"
 tls_version:
   description: Negotiated protocol version.
   returned: success
@@ -128,10 +136,12 @@ matches_expected:
   description: Whether the served fingerprint is O(expected_fingerprint); null when none was given.
   returned: success
   type: bool
+  sample: true
 attempts:
   description: Connections made.
   returned: always
   type: int
+  sample: 1
 """
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib

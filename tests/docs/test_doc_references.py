@@ -80,15 +80,6 @@ def test_contents_table_names_real_modules_roles_and_playbooks():
 # rollbackctl's aliases and pyproject's description belong to the rollbackctl branch, which removes
 # the dead entries; strict, so these marks go once that lands.
 FILTERS = {p.stem for p in (REPO / "plugins/filter").glob("*.py")}
-PENDING_ROLLBACKCTL = pytest.mark.xfail(
-    strict=True, reason="dead rollbackctl aliases complete/partial/drill and pyproject's `report` (rollbackctl branch)"
-)
-
-
-@PENDING_ROLLBACKCTL
-def test_rollbackctl_aliases_point_at_playbooks():
-    dead = {alias: target for alias, target in collection.ALIASES.items() if target not in PLAYBOOK_NAMES}
-    assert dead == {}, "rollbackctl aliases for playbooks that do not exist"
 
 
 @pytest.mark.parametrize("doc", DOC_IDS)

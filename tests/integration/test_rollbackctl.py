@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -46,8 +47,8 @@ def sandbox(tmp_path):
     return tmp_path, inventory
 
 
-def ctl(tmp_path, *args):
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LANG": "C.UTF-8"}
+def ctl(tmp_path, *args, env_extra=None):
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LANG": "C.UTF-8", **(env_extra or {})}
     return subprocess.run(
         [CTL, "--state-dir", str(tmp_path / "ctl"), *args],
         capture_output=True,
@@ -189,3 +190,158 @@ def test_status_lists_releases_of_app_hosts(tmp_path):
     assert data["h2"]["releases"] == []
     text = ctl(tmp_path, "status", "-i", str(inventory))
     assert "release r2" in text.stdout and "LIVE" in text.stdout
+
+
+def app_inventory(tmp_path, root, **hostvars):
+    """One local host in the `web` group that rollback_app.yml targets, with an app root."""
+    extra = "".join("      %s: %s\n" % (k, json.dumps(v)) for k, v in hostvars.items())
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(
+        "all:\n  children:\n    web:\n      hosts:\n        h1:\n"
+        "          ansible_connection: local\n          ansible_python_interpreter: %s\n"
+        "          app_root: %s\n%s"
+        "  vars:\n    rollback_state_dir: %s\n"
+        % (sys.executable, json.dumps(str(root)), extra.replace("      ", "          "), tmp_path / "state")
+    )
+    return inventory
+
+
+def verdict_lines(out):
+    return [line for line in out.stdout.splitlines() if line.startswith("h1 => ")]
+
+
+def test_empty_health_urls_is_not_verified(tmp_path):
+    """Nothing checked after a switch: the verdict says so and the exit status is 3, not 0."""
+    from tests.harness.app import live_of, make_layout
+
+    root = make_layout(tmp_path / "shop", ["r1", "r2", "r3"], live="r3")
+    inventory = app_inventory(tmp_path, root)
+    out = ctl(tmp_path, "run", "app", "-i", str(inventory))
+    assert live_of(root) == "r2", out.stdout + out.stderr
+    assert out.returncode == 3, out.stdout + out.stderr
+    [line] = verdict_lines(out)
+    assert "changed, not verified" in line and "no health URLs" in line
+    assert "all hosts verified" not in out.stdout
+    again = ctl(tmp_path, "run", "app", "-i", str(inventory))
+    assert again.returncode == 3 and "unchanged, not verified" in verdict_lines(again)[0]
+
+
+def test_health_urls_verified(service, tmp_path):
+    from tests.harness.app import make_layout
+
+    root = make_layout(tmp_path / "shop", ["r1", "r2"], live="r2")
+    inventory = app_inventory(tmp_path, root, app_health_urls=["%s/health" % service])
+    out = ctl(tmp_path, "run", "app", "-i", str(inventory))
+    assert out.returncode == 0, out.stdout + out.stderr
+    [line] = verdict_lines(out)
+    assert line.split()[2] == "verified:" and "/health" in line
+    assert "all hosts verified" in out.stdout
+
+
+@pytest.mark.parametrize("limit", ["nosuchhost", "db1"])
+def test_no_host_matched_exits_1_with_one_line(tmp_path, limit):
+    """--limit naming no host of the inventory, or no host of the play's group: an error, not success."""
+    from tests.harness.app import live_of, make_layout
+
+    root = make_layout(tmp_path / "shop", ["r1", "r2"], live="r2")
+    inventory = app_inventory(tmp_path, root)
+    text = inventory.read_text().replace("  vars:", "    db:\n      hosts:\n        db1:\n  vars:")
+    inventory.write_text(text)
+    out = ctl(tmp_path, "run", "app", "-i", str(inventory), "--limit", limit)
+    assert out.returncode == 1, out.stdout + out.stderr
+    [line] = [line for line in out.stdout.splitlines() if "no host matched" in line]
+    assert limit in line and str(inventory) in line
+    assert "all hosts verified" not in out.stdout
+    assert live_of(root) == "r2"
+
+
+def test_json_stdout_callback_changes_nothing(service, sandbox):
+    """ANSIBLE_STDOUT_CALLBACK=json (CI, AWX-like setups): same progress, verdict and status."""
+    tmp_path, inventory = sandbox
+    args = ["run", "verify", "-i", str(inventory), "-e", "rollback_health_urls=[%s/health]" % service]
+    args += ["-e", "rollback_health_consecutive=1"]
+    plain = ctl(tmp_path, *args)
+    as_json = ctl(tmp_path, *args, env_extra={"ANSIBLE_STDOUT_CALLBACK": "json"})
+    assert plain.returncode == as_json.returncode == 0, as_json.stdout + as_json.stderr
+
+    def tasks(out):
+        lines = [line for line in out.stdout.splitlines() if line.startswith("  h1 ")]
+        return [" ".join(re.sub(r" \(\d+\.\d+s\)$", "", line).split()) for line in lines]
+
+    assert tasks(as_json) == tasks(plain) and "h1 ok Check the health URLs" in tasks(as_json)
+    assert [v.split(":")[0] for v in verdict_lines(as_json)] == ["h1 => verified"]
+    [artifacts] = [line.split(" in ", 1)[1] for line in as_json.stdout.splitlines() if "artifacts in" in line]
+    assert (Path(artifacts) / "stdout").is_file() and (Path(artifacts) / "job_events").is_dir()
+    status = ctl(tmp_path, "status", "-i", str(inventory), "--json", env_extra={"ANSIBLE_STDOUT_CALLBACK": "json"})
+    assert status.returncode == 0, status.stderr
+    assert len(json.loads(status.stdout)["h1"]["journal"]["entries"]) == 2
+
+
+def test_failure_shows_ansible_error_line(tmp_path):
+    """A failing task's own message, with its task and host, not only 'ansible-playbook exited 2'."""
+    from tests.harness.app import make_layout
+
+    root = make_layout(tmp_path / "shop", ["r1"], live="r1")
+    inventory = app_inventory(tmp_path, root)
+    out = ctl(tmp_path, "run", "app", "-i", str(inventory), env_extra={"ANSIBLE_STDOUT_CALLBACK": "json"})
+    assert out.returncode == 1
+    [line] = verdict_lines(out)
+    assert line.split()[2] == "failed:" and "nothing to roll back to" in line
+
+
+@pytest.mark.parametrize("quoted", [True, False])
+def test_release_with_spaces_by_id_and_previous(service, tmp_path, quoted):
+    """-e takes a quoted value with spaces; `previous` lands on the same release."""
+    from tests.harness.app import live_of, make_layout
+
+    ids = ["2026-11-19 old", "2026-11-20 release ünïcode", "2026-11-21 bad"]
+    root = make_layout(tmp_path / "shop", ids, live=ids[-1])
+    inventory = app_inventory(tmp_path, root, app_health_urls=["%s/health" % service])
+    extra = ["-e", 'app_reason="bad deploy" app_rollback_to="%s"' % ids[1]] if quoted else []
+    out = ctl(tmp_path, "run", "app", "-i", str(inventory), *extra)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert live_of(root) == ids[1]
+    if quoted:
+        bad = json.loads((root / ".rollback" / "bad.json").read_text(encoding="utf-8"))
+        assert bad[ids[2]]["reason"] == "bad deploy"
+
+
+def test_help_says_how_to_quote_and_exit_codes():
+    from rollbackctl.cli import build_parser
+
+    text = build_parser().format_help()
+    assert 'key="value with spaces"' in text or 'app_rollback_to="2026-11-20 release"' in text
+    assert "3  not verified" in text and "1  failed, unreachable, or no host matched" in text
+
+
+def test_plan_prints_each_changed_tasks_diff(tmp_path):
+    """plan is run --check --diff: the switch it would make is shown as ansible-playbook --diff shows it."""
+    from tests.harness.app import live_of, make_layout
+
+    root = make_layout(tmp_path / "shop", ["r1", "r2", "r3"], live="r3")
+    inventory = app_inventory(tmp_path, root)
+    out = ctl(tmp_path, "plan", "app", "-i", str(inventory))
+    assert out.returncode == 0, out.stdout + out.stderr
+    lines = [line.strip() for line in out.stdout.splitlines()]
+    assert "-current -> releases/r3" in lines and "+current -> releases/r2" in lines
+    assert "h1 => would change" in lines
+    assert live_of(root) == "r3"
+
+
+def test_playbook_error_before_any_host_is_shown(sandbox):
+    """A playbook ansible-playbook cannot load: its own error line and where, not 'no host matched'."""
+    tmp_path, inventory = sandbox
+    broken = tmp_path / "broken.yml"
+    broken.write_text("- hosts: all\n  tasks:\n    - ansible.builtin.debug: {msg: hi}\n      bad: [\n")
+    out = ctl(tmp_path, "run", str(broken), "-i", str(inventory), env_extra={"ANSIBLE_STDOUT_CALLBACK": "json"})
+    assert out.returncode == 1
+    assert "before any host ran" in out.stdout and "YAML parsing failed" in out.stdout
+    assert str(broken) in out.stdout and "no host matched" not in out.stdout
+
+
+def test_limit_name_without_host_is_not_matched(service, sandbox):
+    tmp_path, inventory = sandbox
+    args = ["run", "verify", "-i", str(inventory), "--limit", "h1,ghost"]
+    out = ctl(tmp_path, *args, "-e", "rollback_health_urls=[%s/health] rollback_health_consecutive=1" % service)
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "ghost => not matched" in out.stdout and "h1 => verified" in out.stdout

@@ -78,6 +78,20 @@ def test_ssl_role_reverts_when_nginx_does_not_serve_it(playbook, tls_site, pki, 
     assert not (state_dir / "rollback.lock").exists()
 
 
+def test_ssl_role_reverts_when_the_served_chain_does_not_verify(playbook, tls_site, pki, state_dir):  # noqa: F811
+    """The set validated, nginx serves it, yet a client asking for the probed name cannot verify what
+    it receives: verify compares the served chain with what was validated, fails and reverts."""
+    before = tls_site.files()
+    extravars = ssl_vars(tls_site, state_dir, pki["good"], ssl_probe_server_name="other.example.test")
+    run = playbook(SSL_PLAYBOOK, extravars=extravars)
+    assert run.rc != 0, run.stdout[-3000:]
+    proved = run.result(PROVE)
+    assert proved["fingerprint"] == pki["good"].fingerprint and proved["chain_valid"] is False
+    failure = run.result("Fail with the reason")["msg"]
+    assert "the chain nginx serves does not" in failure and "was put back" in failure
+    assert tls_site.files() == before
+
+
 def test_cache_role_flushes_every_backend(playbook, redis_factory, memcached, purge_server, state_dir):  # noqa: F811
     server = redis_factory()
     client = server.client()

@@ -37,19 +37,19 @@ def test_four_runs_restore_then_nginx_serves_it(four, playbook, tls_site, pki, s
     assert check["fingerprint_before"] == current and check["fingerprint_after"] == good.fingerprint
     assert check["diff"]["before"]["fingerprint"] == current
     assert check["diff"]["after"]["fingerprint"] == good.fingerprint
-    assert check["snapshot_id"] is None
+    assert check["snapshot"] is None
     assert real["fingerprint_after"] == good.fingerprint
     assert real["san"] == ["app.example.test", "www.app.example.test"]
     assert real["checks"] == ["parse", "key_match", "validity", "san", "chain"]
     assert real["subject"].startswith("CN=app.example.test")
     assert check2["fingerprint_before"] == real2["fingerprint_after"] == good.fingerprint
-    assert check2["snapshot_id"] is None and real2["snapshot_id"] is None
+    assert check2["snapshot"] is None and real2["snapshot"] is None
 
     # live files are the candidate's, the key stays private, the old set is kept 0600
     assert tls_site.cert.read_bytes() == good.fullchain.read_bytes()
     assert tls_site.key.read_bytes() == good.key.read_bytes()
     assert stat.S_IMODE(tls_site.key.stat().st_mode) == 0o600
-    snap = state_dir / "snapshots" / "ssl" / real["snapshot_id"] / "files"
+    snap = state_dir / "snapshots" / "ssl" / real["snapshot"]["id"] / "files"
     assert (snap / "cert.pem").read_bytes() == pki["current"].fullchain.read_bytes()
     assert stat.S_IMODE((snap / "key.pem").stat().st_mode) == 0o600
 
@@ -135,6 +135,36 @@ def test_refusals_leave_live_files_and_served_cert(playbook, tls_site, pki, stat
     assert results == ["failed"] * len(REFUSALS)
 
 
+def test_leaf_only_refused_fullchain_accepted_and_served_valid(playbook, tls_site, pki, state_dir):  # noqa: F811
+    """What is validated is what nginx sends: a leaf-only certificate whose intermediate sits only in
+    the ssl_trusted_certificate file is refused; the same set as a fullchain is accepted and served valid."""
+    good = pki["good"]
+    leaf_only = tls_site.args(state_dir=str(state_dir), src_cert=str(good.cert), src_key=str(good.key))
+    fullchain = tls_site.args(state_dir=str(state_dir), **good.src_args())
+    leaf_only["src_chain"] = str(good.chain)
+    before = tls_site.files()
+    run = playbook(
+        [
+            {
+                "hosts": "all",
+                "gather_facts": False,
+                "tasks": [
+                    {"name": "leaf only", CERT: leaf_only, "ignore_errors": True},
+                    {"name": "fullchain", CERT: fullchain},
+                    {"name": "reload", "ansible.builtin.command": {"argv": tls_site.reload_command}},
+                    {"name": "probe", PROBE: tls_site.probe_args(expected_fingerprint=good.fingerprint)},
+                ],
+            }
+        ]
+    )
+    res = failed(run, "leaf only")
+    assert "clients get no intermediate" in res["msg"] and "left untouched" in res["msg"], res["msg"]
+    assert run.result("fullchain")["changed"] and "chain" in run.result("fullchain")["checks"]
+    assert tls_site.files() != before
+    probe = run.result("probe")
+    assert probe["matches_expected"] is True and probe["chain_valid"] is True
+
+
 def test_refusal_when_nginx_config_already_fails(playbook, tls_site, pki, state_dir):  # noqa: F811
     before = tls_site.files()
     current = pki["current"].fingerprint
@@ -190,8 +220,8 @@ def test_nginx_t_failure_after_swap_puts_old_set_back(playbook, tls_site, pki, s
     assert PASSPHRASE not in run.stdout and PASSPHRASE not in run.artifacts_text()
 
 
-def test_backup_restore_previous_and_undo(playbook, tls_site, pki, state_dir):  # noqa: F811
-    """Back up before a deployment, deploy a new cert, roll back to previous, then undo the rollback."""
+def test_snapshot_restore_latest_and_undo(playbook, tls_site, pki, state_dir):  # noqa: F811
+    """Snapshot before a deployment, deploy a new cert, roll back to latest, then undo the rollback."""
     current, good = pki["current"], pki["good"]
     base = tls_site.args(state_dir=str(state_dir))
     live = {"cert_path": base["cert_path"], "key_path": base["key_path"], "chain_path": base["chain_path"]}
@@ -208,12 +238,12 @@ def test_backup_restore_previous_and_undo(playbook, tls_site, pki, state_dir):  
                 "hosts": "all",
                 "gather_facts": False,
                 "tasks": [
-                    {"name": "backup", CERT: dict(live, state="backup", state_dir=str(state_dir)), "register": "b"},
-                    {"name": "backup again", CERT: dict(live, state="backup", state_dir=str(state_dir))},
+                    {"name": "backup", CERT: dict(live, state="snapshot", state_dir=str(state_dir)), "register": "b"},
+                    {"name": "backup again", CERT: dict(live, state="snapshot", state_dir=str(state_dir))},
                     *deploy,
-                    {"name": "rollback", CERT: dict(base, snapshot="previous"), "register": "rb"},
-                    {"name": "rollback again", CERT: dict(base, snapshot="previous")},
-                    {"name": "undo", CERT: dict(base, snapshot="{{ rb.snapshot_id }}")},
+                    {"name": "rollback", CERT: dict(base, snapshot="latest"), "register": "rb"},
+                    {"name": "rollback again", CERT: dict(base, snapshot="latest")},
+                    {"name": "undo", CERT: dict(base, snapshot="{{ rb.snapshot.id }}")},
                 ],
             }
         ]
@@ -223,7 +253,7 @@ def test_backup_restore_previous_and_undo(playbook, tls_site, pki, state_dir):  
     assert run.result("backup again")["changed"] is False
     rb = run.result("rollback")
     assert rb["changed"] is True and rb["source"]["type"] == "snapshot"
-    assert rb["source"]["id"] == run.result("backup")["snapshot_id"]
+    assert rb["restored_from"] == run.result("backup")["snapshot"]
     assert rb["fingerprint_before"] == good.fingerprint and rb["fingerprint_after"] == current.fingerprint
     assert run.result("rollback again")["changed"] is False
     undo = run.result("undo")

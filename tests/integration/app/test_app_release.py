@@ -48,7 +48,7 @@ def test_release_by_id_absolute_link_and_info(four, task, tmp_path, state_dir):
 
 def test_keep_releases_never_prunes_live_previous_or_young_bad(task, tmp_path, state_dir):
     root = make_layout(tmp_path / "app", ["r1", "r2", "r3", "r4", "r5"], live="r5")
-    args = {"root": str(root), "to": "previous", "keep_releases": 2, "state_dir": str(state_dir)}
+    args = {"root": str(root), "to": "previous", "keep": 2, "state_dir": str(state_dir)}
     event, res, _ = task("emergency.rollback.release", args)
     assert event == "runner_on_ok", res
     assert res["to"] == "r4" and res["pruned"] == ["r1", "r2"]
@@ -72,12 +72,16 @@ def test_bad_input_one_line_error_and_nothing_changed(task, tmp_path, state_dir,
         (root / ".rollback/bad.json").write_text(
             json.dumps({"r1": {"by": "bob", "at": "2026-11-20T10:00:00Z", "at_ts": time.time(), "reason": "broken"}})
         )
-    before = (fingerprint(root), fingerprint(state_dir))
+    before = fingerprint(root)
     event, res, _ = task("emergency.rollback.release", dict({"root": str(root), "state_dir": str(state_dir)}, **extra))
     assert event == "runner_on_failed"
     assert message in res["msg"] and "\n" not in res["msg"] and "nothing was changed" in res["msg"]
     assert "Traceback" not in json.dumps(res)
-    assert (fingerprint(root), fingerprint(state_dir)) == before
+    assert fingerprint(root) == before
+    # the refusal is journaled, and that line is all the state dir gains
+    [entry] = [json.loads(line) for line in (state_dir / "journal.jsonl").read_text().splitlines()]
+    assert (entry["action"], entry["result"], entry["message"]) == ("release", "failed", res["msg"])
+    assert sorted(os.listdir(state_dir)) == ["journal.jsonl"]
 
 
 def test_directory_restore_four_runs_keeps_replaced_tree(four, tmp_path, state_dir):
@@ -93,7 +97,7 @@ def test_directory_restore_four_runs_keeps_replaced_tree(four, tmp_path, state_d
     )
     assert (live / "index.html").read_text() == "good 1.4.2"
     assert fingerprint(backup) == backup_before
-    kept = results[1]["snapshot_path"]
+    kept = results[1]["snapshot"]["path"]
     assert open(os.path.join(kept, "index.html")).read() == "broken 1.5.0"
     assert results[1]["atomic_exchange"] is True
     assert not [n for n in os.listdir(tmp_path) if n.startswith(".www")], "no staging left behind"

@@ -183,7 +183,8 @@ def test_failed_verification_switches_back_and_restores_config(playbook, nginx_f
     assert "failed verification" in msg and "release r2 -> r3" in msg and "config restored from snapshot" in msg
     assert marker.read_text() == "xx", "restarted after the rollback and again after the revert"
     bad = json.loads((root / ".rollback/bad.json").read_text())
-    assert set(bad) == {"r2", "r3"} and "failed verification" in bad["r2"]["reason"]
+    # r3 served before the run: the revert clears its mark, so a later `previous` can land on it
+    assert set(bad) == {"r2"} and "failed verification" in bad["r2"]["reason"]
     assert not (state / "rollback.lock").exists(), "the lock is released after a failure too"
     journal = [json.loads(line) for line in (state / "journal.jsonl").read_text().splitlines()]
     steps = [(j["component"], j["action"], j["result"]) for j in journal]
@@ -191,6 +192,32 @@ def test_failed_verification_switches_back_and_restores_config(playbook, nginx_f
     assert ("app", "restart", "changed") in steps
     revert = next(j for j in journal if j["action"] == "auto_revert")
     assert (revert["from"], revert["to"]) == ("r2", "r3")
+
+
+def test_auto_revert_then_previous_lands_on_the_good_release(playbook, nginx_factory, tmp_path):
+    """r3 good and live, r2 broken: the rollback to r2 is reverted; after a broken r4 is deployed,
+    `previous` goes back to r3 (the release the revert returned to), not past it to r1."""
+    root = make_layout(tmp_path / "shop", ["r1", "r2", "r3"], live="r3", broken=["r2"])
+    state = tmp_path / "state"
+    server = serve(nginx_factory, root)
+    extravars = {
+        "app_root": str(root),
+        "app_state_dir": str(state),
+        "app_health_urls": ["http://127.0.0.1:%d/health" % server.http_port],
+        "app_health_attempts": 2,
+        "app_health_interval": 0.1,
+    }
+    first = playbook(PLAYBOOK, inventory=inventory({"web1": {}}), extravars=extravars)
+    assert first.rc != 0 and live_of(root) == "r3"
+    make_layout(root, ["r4"], broken=["r4"])  # another tool deploys r4 ...
+    os.symlink("releases/r4", root / "current.new")
+    os.replace(root / "current.new", root / "current")
+    second = playbook(PLAYBOOK, inventory=inventory({"web1": {}}), extravars=extravars)
+    assert second.rc == 0, second.stdout[-3000:]
+    assert live_of(root) == "r3"
+    journal = [json.loads(line) for line in (state / "journal.jsonl").read_text().splitlines()]
+    revert = [j for j in journal if j["action"] == "release" and "cleared the bad mark of r3" in (j["message"] or "")]
+    assert len(revert) == 1, "the journal says why r3 is good again"
 
 
 def test_lock_held_by_another_run_fails_and_changes_nothing(playbook, tmp_path):
@@ -254,7 +281,7 @@ def test_directory_and_git_strategies_through_the_role(playbook, tmp_path):
     )
     assert run.rc == 0, run.stdout[-3000:]
     assert (live / "index.html").read_text() == "1.4.2 good"
-    kept = run.result("Restore the deployment backup into the live path " + str(live), "web1")["snapshot_path"]
+    kept = run.result("Restore the deployment backup into the live path " + str(live), "web1")["snapshot"]["path"]
     assert (Path(kept) / "index.html").read_text() == "1.5.0 broken"
 
     repo = tmp_path / "repo"

@@ -126,3 +126,25 @@ def test_set_identity_is_fingerprint_and_digests(pki):  # noqa: F811
     leaf, digests = _certs.set_fingerprint(contents)
     assert leaf == pki["good"].fingerprint and set(digests) == {"cert", "key"}
     assert _certs.set_fingerprint({"cert": b"junk"})[0] is None
+
+
+def test_leaf_only_with_intermediate_in_a_separate_file_is_refused(pki):  # noqa: F811
+    """nginx sends ssl_certificate only: an intermediate kept in ssl_trusted_certificate reaches no client."""
+    roots = _certs.load_ca_bundle(str(pki.ca))
+    good = pki["good"]
+    args = (good.cert.read_bytes(), good.key.read_bytes(), good.chain.read_bytes())
+    with pytest.raises(_certs.CertError, match="holds the leaf only, so clients get no intermediate"):
+        _certs.validate_set(*args, roots=roots, names=list(pki_mod.NAMES))
+    # a server that does send the chain file (chain_served) gets the whole chain
+    info = _certs.validate_set(*args, roots=roots, names=list(pki_mod.NAMES), chain_served=True)
+    assert len(info["verified_chain"]) == 3
+
+
+def test_an_intermediate_in_the_trust_bundle_is_no_anchor(pki, tmp_path):  # noqa: F811
+    bundle = tmp_path / "bundle.pem"
+    bundle.write_bytes(pki.ca.read_bytes() + pki["good"].chain.read_bytes())
+    roots = _certs.load_ca_bundle(str(bundle))
+    assert len(roots) == 1, "only the self-signed root is a trust anchor"
+    good = pki["good"]
+    with pytest.raises(_certs.CertError, match="does not verify"):
+        _certs.validate_set(good.cert.read_bytes(), good.key.read_bytes(), roots=roots, names=list(pki_mod.NAMES))

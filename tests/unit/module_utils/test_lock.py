@@ -73,4 +73,48 @@ def test_garbage_lock_file_counts_as_held(tmp_path):
     path.write_text("not json")
     with pytest.raises(LockHeld) as err:
         HostLock(str(path)).acquire("run-b")
-    assert "unknown" in str(err.value)
+    assert "held but unreadable" in str(err.value) and "unknown" not in str(err.value)
+
+
+def _race(path, pid, barrier, queue):
+    lock = HostLock(path)
+    barrier.wait()
+    try:
+        lock.acquire("run-%d" % os.getpid(), pid=pid, user="u")
+        queue.put(("won", os.getpid()))
+    except LockHeld as err:
+        queue.put(("lost", str(err)))
+
+
+@pytest.mark.parametrize("stale", [False, True])
+def test_concurrent_takers_exactly_one_wins(tmp_path, stale):
+    """Free or stale, a race between processes is decided by the lock file: one wins, the rest name it."""
+    import multiprocessing
+
+    path = str(tmp_path / "rollback.lock")
+    if stale:
+        HostLock(path).acquire("run-dead", pid=dead_pid(), user="gone")
+    ctx = multiprocessing.get_context("fork")
+    takers = 6
+    barrier, queue = ctx.Barrier(takers), ctx.Queue()
+    procs = [ctx.Process(target=_race, args=(path, os.getpid(), barrier, queue)) for _ in range(takers)]
+    for proc in procs:
+        proc.start()
+    results = [queue.get(timeout=30) for _ in procs]
+    for proc in procs:
+        proc.join()
+    winners = [r[1] for r in results if r[0] == "won"]
+    assert len(winners) == 1, results
+    holder = HostLock(path).read()
+    assert holder["run_id"] == "run-%d" % winners[0]
+    assert all("run_id=run-%d" % winners[0] in r[1] for r in results if r[0] == "lost")
+    assert not [n for n in os.listdir(tmp_path) if n != "rollback.lock"], "no temp or guard file left"
+
+
+def test_only_the_owner_releases(tmp_path):
+    lock = HostLock(str(tmp_path / "rollback.lock"))
+    lock.acquire("run-a", pid=dead_pid(), user="alice")
+    with pytest.raises(LockHeld):
+        lock.release("run-b")  # even a stale lock is not another run's to remove
+    assert lock.read()["run_id"] == "run-a"
+    assert lock.release("run-b", force=True) is True

@@ -106,3 +106,56 @@ def test_tree_digest_sees_content_mode_and_links(tmp_path):
 
 def test_natural_key():
     assert sorted(["r10", "r9", "r1"], key=natural_key) == ["r1", "r9", "r10"]
+
+
+UNICODE_ID = "2026-11-20 release ünïcode"
+
+
+def test_any_directory_name_is_a_release(tmp_path):
+    """Spaces and non-ASCII letters are ids like any other, reported exactly and resolvable."""
+    root = make_layout(tmp_path / "app", ["2026-11-19 old", UNICODE_ID, "2026-11-21 bad"], live="2026-11-21 bad")
+    layout = Layout(str(root))
+    assert layout.release_ids() == ["2026-11-19 old", UNICODE_ID, "2026-11-21 bad"]
+    assert resolve(layout, "previous") == UNICODE_ID
+    assert resolve(layout, UNICODE_ID) == UNICODE_ID
+    assert resolve(layout, "-2") == "2026-11-19 old"
+    with pytest.raises(ReleaseError, match="invalid release id"):
+        resolve(layout, "a/b")
+
+
+def test_names_without_a_number_follow_mtime(tmp_path):
+    root = make_layout(tmp_path / "app", ["green", "alpha", "blue"], live="blue")
+    for age, rid in enumerate(["blue", "alpha", "green"]):
+        stamp = time.time() - 1000 + age * 100  # green newest, then alpha, then blue oldest
+        import os
+
+        os.utime(root / "releases" / rid, (stamp, stamp))
+    layout = Layout(str(root))
+    assert layout.release_ids() == ["blue", "alpha", "green"]
+
+
+def test_symlinked_release_inside_root_counts_escaping_one_does_not(tmp_path):
+    import os
+
+    root = make_layout(tmp_path / "app", ["r1", "r2"], live="r2")
+    (root / "shared" / "r0").mkdir()
+    os.symlink(root / "shared" / "r0", root / "releases" / "r0")
+    (tmp_path / "elsewhere").mkdir()
+    os.symlink(tmp_path / "elsewhere", root / "releases" / "r9")
+    assert sorted(Layout(str(root)).release_ids()) == ["r0", "r1", "r2"]
+
+
+def test_symlinked_root_with_absolute_current(tmp_path):
+    """/srv/app -> /data/app with current -> /data/app/releases/<id>, as Capistrano writes it."""
+    import os
+
+    data = make_layout(tmp_path / "data" / "app", ["r1", "r2"])
+    os.symlink(data / "releases" / "r2", data / "current")
+    srv = tmp_path / "srv"
+    srv.mkdir()
+    os.symlink(data, srv / "app")
+    layout = Layout(str(srv / "app"))
+    assert layout.live() == ("r2", str(data / "releases" / "r2"))
+    assert resolve(layout, "previous") == "r1"
+    # the user's form of the link is kept: absolute, with the prefix it had
+    assert layout.link_target("r1", "auto", str(data / "releases" / "r2")) == str(data / "releases" / "r1")

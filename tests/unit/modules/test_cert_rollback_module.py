@@ -50,7 +50,8 @@ def test_restore_check_real_again(live, pki, state_dir):  # noqa: F811
     assert res["diff"]["after"]["fingerprint"] == pki["ec"].fingerprint
     status, res = run(args)
     assert status == "ok" and res["changed"] is True, res
-    assert res["fingerprint_after"] == pki["ec"].fingerprint and res["snapshot_id"]
+    assert res["fingerprint_after"] == pki["ec"].fingerprint and res["snapshot"]["id"]
+    assert res["restored_from"] is None, "the candidate came from files"
     status, res = run(args)
     assert status == "ok" and res["changed"] is False
 
@@ -82,7 +83,7 @@ def test_passphrase_is_masked_in_the_journal(live, pki, state_dir):  # noqa: F81
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        ({"snapshot": "previous"}, "no backup snapshot of ssl"),
+        ({"snapshot": "latest"}, "latest needs 1 snapshot(s) of ssl taken with state=snapshot"),
         ({"snapshot": "nope-1"}, "snapshot nope-1 of ssl not found"),
         ({"src_cert": "/nonexistent/c.pem", "src_key": "/nonexistent/k.pem"}, "cannot read cert /nonexistent/c.pem"),
         ({"min_remaining_days": -1}, "min_remaining_days must be 0 or more"),
@@ -96,16 +97,23 @@ def test_bad_input_one_line_no_change(live, pki, state_dir, extra, message):  # 
     assert not (state_dir / "journal.jsonl").exists()
 
 
-def test_backup_is_idempotent_and_previous_restores_it(live, pki, state_dir):  # noqa: F811
+def test_snapshot_is_idempotent_and_latest_restores_it(live, pki, state_dir):  # noqa: F811
     args = base(live, pki, state_dir)
-    status, first = run(dict(args, state="backup"))
+    status, first = run(dict(args, state="snapshot"))
     assert status == "ok" and first["changed"] is True
-    status, again = run(dict(args, state="backup"))
-    assert again["changed"] is False and again["snapshot_id"] == first["snapshot_id"]
+    assert first["snapshot"]["path"] == str(state_dir / "snapshots" / "ssl" / first["snapshot"]["id"])
+    status, again = run(dict(args, state="snapshot"))
+    assert again["changed"] is False and again["snapshot"] == first["snapshot"]
+    status, res = run(dict(args, snapshot="previous"), check=True)
+    assert status == "failed" and "previous needs 2 snapshot(s)" in res["msg"]
     install_set(live, pki["good"])
     status, res = run(args)
-    assert status == "ok" and res["changed"] is True and res["source"]["id"] == first["snapshot_id"]
+    assert status == "ok" and res["changed"] is True and res["restored_from"] == first["snapshot"]
     assert res["fingerprint_after"] == pki["current"].fingerprint
+    # the safety copy this restore took is not `latest`: a second run restores the same snapshot
+    assert res["snapshot"]["id"] != first["snapshot"]["id"]
+    status, res = run(args)
+    assert status == "ok" and res["changed"] is False
 
 
 def test_test_command_that_cannot_run_refuses_cleanly(live, pki, state_dir):  # noqa: F811

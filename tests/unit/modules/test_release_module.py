@@ -36,7 +36,7 @@ def test_release_then_info(tmp_path):
     ("args", "message"),
     [
         ({"root": "/nonexistent/app"}, "does not exist"),
-        ({"keep_releases": -1}, "must be 0 or more"),
+        ({"keep": -1}, "must be 0 or more"),
         ({"live_path": "/x", "backup_path": "/y"}, "mutually exclusive"),
     ],
 )
