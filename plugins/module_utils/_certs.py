@@ -50,7 +50,7 @@ class CertError(Exception):
 
 
 def utcnow():
-    return datetime.datetime.now(datetime.UTC)
+    return datetime.datetime.now(datetime.timezone.utc)
 
 
 def load_certs(data, label):
@@ -90,7 +90,7 @@ def fingerprint_der(der):
 
 
 def _iso(value):
-    return value.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def san_names(cert):

@@ -36,7 +36,7 @@ class LockError(Exception):
 def describe_holder(holder, path):
     since = holder.get("since")
     if isinstance(since, (int, float)):
-        since = datetime.datetime.fromtimestamp(since, datetime.UTC).isoformat(timespec="seconds")
+        since = datetime.datetime.fromtimestamp(since, datetime.timezone.utc).isoformat(timespec="seconds")
     return "another rollback holds the lock %s: run_id=%s pid=%s on %s by %s since %s" % (
         path,
         holder.get("run_id"),

@@ -56,7 +56,9 @@ def natural_key(value):
 
 def utc_iso(ts=None):
     ts = time.time() if ts is None else ts
-    return datetime.datetime.fromtimestamp(ts, datetime.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return (
+        datetime.datetime.fromtimestamp(ts, datetime.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    )
 
 
 def _read_json(path, default):
