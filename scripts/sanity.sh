@@ -40,3 +40,17 @@ git init -q && git add -A && git -c user.name=sanity -c user.email=sanity@localh
 args=()
 for t in $tests; do args+=(--test "$t"); done
 PATH="$venv_bin:$PATH" "$venv_bin/ansible-test" sanity --venv --python 3.11 "${args[@]}" --color no
+
+# Module code runs on targets with Python 3.9-3.13 (tests/config.yml): compile and import
+# again under every other target Python this machine has (pyenv's, or pythonX.Y on PATH).
+# SANITY_TARGET_PYTHONS="" skips this; a machine without them: see README "Supported targets".
+pyenv_root=${PYENV_ROOT:-$HOME/.pyenv}
+for v in ${SANITY_TARGET_PYTHONS-3.9 3.10 3.12 3.13}; do
+  dir=$(ls -d "$pyenv_root"/versions/"$v".*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+  if [ -z "$dir" ] && ! command -v "python$v" >/dev/null; then
+    echo "sanity: no python$v here, compile/import for $v skipped" >&2
+    continue
+  fi
+  PATH="$venv_bin:${dir:+$dir:}$PATH" "$venv_bin/ansible-test" sanity --venv --python "$v" \
+    --test compile --test import --color no
+done

@@ -58,6 +58,6 @@ options:
         Use binaries at least as new as the server.
     type: path
 requirements:
-  - psycopg >= 3.1 (C(psycopg[binary])) on the target
+  - psycopg >= 3.1, or psycopg2 >= 2.8 (C(python3-psycopg2)), on the target; psycopg wins if both exist
   - pg_dump and pg_restore (C(postgresql-client)) on the target
 """

@@ -20,7 +20,7 @@ import socket
 import ssl
 import time
 
-from ansible_collections.emergency.rollback.plugins.module_utils import _nginx
+from ansible_collections.emergency.rollback.plugins.module_utils import _nginx, _x509compat
 from ansible_collections.emergency.rollback.plugins.module_utils._nginx import one_line  # noqa: F401 - re-exported
 from ansible_collections.emergency.rollback.plugins.module_utils._snapshot import SnapshotError
 
@@ -28,7 +28,6 @@ try:
     from cryptography import x509
     from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
     from cryptography.hazmat.primitives import serialization
-    from cryptography.x509 import verification
     from cryptography.x509.oid import NameOID
 
     HAS_CRYPTOGRAPHY = True
@@ -36,6 +35,9 @@ try:
 except ImportError as err:  # pragma: no cover - exercised only where cryptography is missing
     HAS_CRYPTOGRAPHY = False
     CRYPTOGRAPHY_IMPORT_ERROR = err
+
+# None before cryptography 45: verify_chain then goes through _x509compat.verify_chain
+verification = _x509compat.verification
 
 SYSTEM_CA_CANDIDATES = (
     "/etc/ssl/certs/ca-certificates.crt",
@@ -52,8 +54,7 @@ class CertError(Exception):
 
 
 def utcnow():
-    # timezone.utc, not datetime.UTC: this runs on targets with Python 3.9.
-    return datetime.datetime.now(datetime.timezone.utc)  # noqa: UP017
+    return datetime.datetime.now(datetime.timezone.utc)
 
 
 def load_certs(data, label):
@@ -61,7 +62,7 @@ def load_certs(data, label):
     if not data or b"-----BEGIN CERTIFICATE-----" not in data:
         raise CertError("%s holds no PEM certificate" % label)
     try:
-        certs = x509.load_pem_x509_certificates(data)
+        certs = _x509compat.load_pem_x509_certificates(data)
     except ValueError as err:
         raise CertError("%s does not parse as PEM certificates: %s" % (label, err)) from None
     if not certs:
@@ -93,7 +94,7 @@ def fingerprint_der(der):
 
 
 def _iso(value):
-    return value.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: UP017
+    return value.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def san_names(cert):
@@ -119,8 +120,8 @@ def describe(cert):
         "common_name": common_name(cert),
         "san": san_names(cert),
         "serial": "%x" % cert.serial_number,
-        "not_before": _iso(cert.not_valid_before_utc),
-        "not_after": _iso(cert.not_valid_after_utc),
+        "not_before": _iso(_x509compat.not_before(cert)),
+        "not_after": _iso(_x509compat.not_after(cert)),
         "fingerprint": fingerprint(cert),
     }
 
@@ -139,15 +140,15 @@ def key_matches(cert, key):
 
 def check_validity(cert, now=None, min_remaining_days=0):
     now = now or utcnow()
-    if now < cert.not_valid_before_utc:
-        raise CertError("certificate is not valid yet (valid from %s)" % _iso(cert.not_valid_before_utc))
-    if now >= cert.not_valid_after_utc:
-        raise CertError("certificate expired on %s" % _iso(cert.not_valid_after_utc))
-    remaining = cert.not_valid_after_utc - now
+    if now < _x509compat.not_before(cert):
+        raise CertError("certificate is not valid yet (valid from %s)" % _iso(_x509compat.not_before(cert)))
+    if now >= _x509compat.not_after(cert):
+        raise CertError("certificate expired on %s" % _iso(_x509compat.not_after(cert)))
+    remaining = _x509compat.not_after(cert) - now
     if remaining < datetime.timedelta(days=min_remaining_days):
         raise CertError(
             "certificate expires on %s, in %.1f days, less than the required %s days"
-            % (_iso(cert.not_valid_after_utc), remaining.total_seconds() / 86400, min_remaining_days)
+            % (_iso(_x509compat.not_after(cert)), remaining.total_seconds() / 86400, min_remaining_days)
         )
 
 
@@ -182,11 +183,17 @@ def uncovered_names(cert, names):
 def verify_chain(leaf, intermediates, roots, now=None, server_name=None):
     """Build and verify a path from leaf through intermediates to one of roots (RFC 5280 / Web PKI).
 
-    Uses cryptography.x509.verification. With server_name, the leaf must also be valid for it.
+    Uses cryptography.x509.verification (>= 45), else _x509compat. With server_name, the leaf must also be valid for it.
     Returns the verified chain's subjects, leaf first.
     """
     if not roots:
         raise CertError("the CA bundle holds no certificate to verify the chain against")
+    if verification is None:
+        try:
+            chain = _x509compat.verify_chain(leaf, intermediates, roots, now or utcnow(), server_name, uncovered_names)
+        except _x509compat.ChainError as err:
+            raise CertError("the chain does not verify up to the CA bundle: %s" % err) from None
+        return [c.subject.rfc4514_string() for c in chain]
     builder = verification.PolicyBuilder().store(verification.Store(roots)).time(now or utcnow())
     try:
         if server_name:
@@ -269,7 +276,7 @@ def validate_set(
     if not key_matches(leaf, key):
         raise CertError(
             "the private key does not match the certificate's public key (%s key, certificate %s)"
-            % (type(key).__name__.lstrip("_").replace("PrivateKey", ""), fingerprint(leaf)[:16])
+            % (_key_type(key), fingerprint(leaf)[:16])
         )
     check_validity(leaf, now, min_remaining_days)
     missing = uncovered_names(leaf, names)
@@ -298,11 +305,7 @@ def validate_set(
 
 
 def _key_type(key):
-    name = type(key).__name__.lower()
-    for kind in ("rsa", "ec", "ed25519", "ed448", "dsa"):
-        if name.startswith(("_" + kind, kind)) or kind + "privatekey" in name:
-            return kind.upper()
-    return type(key).__name__
+    return _x509compat.key_type(key)
 
 
 # --- what a server actually serves -----------------------------------------------------------

@@ -89,7 +89,7 @@ class Git:
         return rc == 0
 
     def backup_tag(self, prefix, target="HEAD", now=None):
-        now = now or datetime.datetime.now(datetime.UTC)
+        now = now or datetime.datetime.now(datetime.timezone.utc)
         name = "%s%s" % (prefix, now.strftime("%Y%m%dT%H%M%SZ"))
         base, n = name, 1
         while self.tag_exists(name):

@@ -36,7 +36,7 @@ MASK = "********"
 
 
 def utcnow_iso():
-    return datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def redact(value, secrets):

@@ -49,7 +49,7 @@ def describe_holder(holder, path):
     since = holder.get("since")
     if isinstance(since, (int, float)):
         # timezone.utc, not datetime.UTC: this runs on targets with Python 3.9.
-        since = datetime.datetime.fromtimestamp(since, datetime.timezone.utc).isoformat(timespec="seconds")  # noqa: UP017
+        since = datetime.datetime.fromtimestamp(since, datetime.timezone.utc).isoformat(timespec="seconds")
     if holder.get("unreadable"):
         return "the lock %s is held but unreadable (since %s); remove it by hand if no rollback runs" % (path, since)
     return "another rollback holds the lock %s: run_id=%s pid=%s on %s by %s since %s" % (

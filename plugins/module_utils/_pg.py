@@ -5,7 +5,7 @@
 
 PRIVATE to this collection: the leading underscore means no API promise.
 
-SQL goes through psycopg 3; dumps and restores through the pg_dump / pg_restore binaries.
+SQL goes through psycopg 3 or psycopg2 (_pgdriver); dumps and restores through pg_dump / pg_restore.
 The password reaches the binaries only through PGPASSWORD in their environment, never argv.
 """
 
@@ -20,17 +20,7 @@ import re
 import shutil
 import time
 
-try:
-    import psycopg
-    from psycopg import sql
-
-    HAS_PSYCOPG = True
-    PSYCOPG_IMPORT_ERROR = None
-except ImportError as _err:  # pragma: no cover - depends on the target
-    HAS_PSYCOPG = False
-    PSYCOPG_IMPORT_ERROR = _err
-
-from ansible_collections.emergency.rollback.plugins.module_utils import _atomic
+from ansible_collections.emergency.rollback.plugins.module_utils import _atomic, _pgdriver
 from ansible_collections.emergency.rollback.plugins.module_utils._snapshot import (
     SnapshotNotFound,
     SnapshotStore,
@@ -47,6 +37,12 @@ ENGINE = "postgresql"
 DUMP_NAME = "dump.pgc"
 VERIFIED_NAME = "verified.json"
 MAX_IDENT = 63
+# psycopg 3 or psycopg2, whichever the target has (_pgdriver).
+sql = _pgdriver.sql
+HAS_PSYCOPG = _pgdriver.HAS_DRIVER
+PSYCOPG_IMPORT_ERROR = _pgdriver.IMPORT_ERROR
+PSYCOPG_LIBRARY = _pgdriver.LIBRARY
+
 APPLICATION_NAME = "emergency.rollback"
 
 
@@ -61,7 +57,7 @@ def _pg_errors(method):
     def wrapper(*args, **kwargs):
         try:
             return method(*args, **kwargs)
-        except psycopg.Error as err:
+        except _pgdriver.Error as err:
             raise PgError(one_line(err)) from err
 
     return wrapper
@@ -186,8 +182,8 @@ class Pg:
     def connect(self, dbname=None, autocommit=True):
         dbname = dbname or self.params["database"]
         try:
-            return psycopg.connect(autocommit=autocommit, **self.conninfo(dbname))
-        except psycopg.Error as err:
+            return _pgdriver.connect(autocommit=autocommit, **self.conninfo(dbname))
+        except _pgdriver.Error as err:
             raise PgError("cannot connect to database %s: %s" % (dbname, one_line(err))) from err
 
     def maintenance(self):
@@ -392,7 +388,7 @@ class Pg:
             for check in checks:
                 try:
                     row = conn.execute(check).fetchone()
-                except psycopg.Error as err:
+                except _pgdriver.Error as err:
                     failed.append("%s: %s" % (check, one_line(err)))
                     continue
                 if not row or not row[0]:
@@ -498,7 +494,7 @@ class Pg:
                                 )
                             )
                         return terminated
-                    except psycopg.errors.ObjectInUse as err:
+                    except _pgdriver.ObjectInUse as err:
                         last = err
                         time.sleep(0.5)
                 raise PgError("cannot rename %s: %s" % (live, one_line(last)))
@@ -584,7 +580,7 @@ def data_loss(conn, tables, since_ts):
         )
         try:
             row = conn.execute(query, (since,)).fetchone()
-        except psycopg.Error as err:
+        except _pgdriver.Error as err:
             raise PgError(
                 "cannot count new rows of %s.%s: %s" % (item["table"], item["column"], one_line(err))
             ) from err

@@ -71,9 +71,9 @@ def valid_id(name):
 
 def utc_iso(ts=None):
     ts = time.time() if ts is None else ts
-    # timezone.utc, not datetime.UTC: this runs on targets with Python 3.9.
-    stamp = datetime.datetime.fromtimestamp(ts, datetime.timezone.utc)  # noqa: UP017
-    return stamp.isoformat(timespec="seconds").replace("+00:00", "Z")
+    return (
+        datetime.datetime.fromtimestamp(ts, datetime.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    )
 
 
 def _read_json(path, default):

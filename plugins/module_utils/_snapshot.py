@@ -56,7 +56,7 @@ def sha256_file(path, chunk=1024 * 1024):
 
 def new_id(now=None):
     now = time.time() if now is None else now
-    stamp = datetime.datetime.fromtimestamp(now, datetime.UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+    stamp = datetime.datetime.fromtimestamp(now, datetime.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
     return "%s-%s" % (stamp, uuid.uuid4().hex[:6])
 
 
@@ -196,7 +196,7 @@ class SnapshotStore:
             meta = {
                 "id": snapshot_id,
                 "component": self.component,
-                "created": datetime.datetime.fromtimestamp(now, datetime.UTC)
+                "created": datetime.datetime.fromtimestamp(now, datetime.timezone.utc)
                 .isoformat(timespec="milliseconds")
                 .replace("+00:00", "Z"),
                 "created_ts": now,

@@ -43,8 +43,8 @@ attributes:
     support: full
     description: Shows the certificate fingerprint, subject, SAN and expiry before and after.
 requirements:
-  - cryptography >= 45 (C(cryptography.x509.verification) with extension policies); Debian 12 ships 38,
-    so install a newer one with pip on such targets
+  - cryptography >= 3.3 (the distribution's C(python3-cryptography) will do); from 45 on the chain is
+    verified with C(cryptography.x509.verification), before that the collection builds and checks it itself
 options:
   state:
     description:

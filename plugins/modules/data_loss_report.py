@@ -149,7 +149,7 @@ def main():
     )
     module = AnsibleModule(argument_spec=with_common(spec), supports_check_mode=True)
     if not _pg.HAS_PSYCOPG:
-        module.fail_json(msg=missing_required_lib("psycopg"), exception=str(_pg.PSYCOPG_IMPORT_ERROR))
+        module.fail_json(msg=missing_required_lib(_pg.PSYCOPG_LIBRARY), exception=str(_pg.PSYCOPG_IMPORT_ERROR))
     p = module.params
     cutoff = None
     if p["since"]:

@@ -679,7 +679,7 @@ def main():
     )
     module = AnsibleModule(argument_spec=with_common(spec), supports_check_mode=True)
     if not _pg.HAS_PSYCOPG:
-        module.fail_json(msg=missing_required_lib("psycopg"), exception=str(_pg.PSYCOPG_IMPORT_ERROR))
+        module.fail_json(msg=missing_required_lib(_pg.PSYCOPG_LIBRARY), exception=str(_pg.PSYCOPG_IMPORT_ERROR))
     p = module.params
     if p["jobs"] < 1 or p["keep"] < 0 or p["swap_attempts"] < 1:
         module.fail_json(msg="pg_restore_safe: jobs and swap_attempts must be 1 or more, keep 0 or more")

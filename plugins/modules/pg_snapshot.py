@@ -358,7 +358,7 @@ def main():
     )
     module = AnsibleModule(argument_spec=with_common(spec), supports_check_mode=True)
     if not _pg.HAS_PSYCOPG:
-        module.fail_json(msg=missing_required_lib("psycopg"), exception=str(_pg.PSYCOPG_IMPORT_ERROR))
+        module.fail_json(msg=missing_required_lib(_pg.PSYCOPG_LIBRARY), exception=str(_pg.PSYCOPG_IMPORT_ERROR))
     p = module.params
     if p["keep"] < 0:
         module.fail_json(msg="pg_snapshot: keep must be 0 (keep all) or more")

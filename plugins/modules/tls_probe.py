@@ -29,7 +29,7 @@ attributes:
     support: none
     description: It changes nothing.
 requirements:
-  - cryptography >= 42
+  - cryptography >= 3.3 (the distribution's C(python3-cryptography) will do)
 options:
   host:
     description: Address to connect to.
