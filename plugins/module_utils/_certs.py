@@ -26,7 +26,7 @@ from ansible_collections.emergency.rollback.plugins.module_utils._snapshot impor
 
 try:
     from cryptography import x509
-    from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+    from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives import serialization
     from cryptography.x509.oid import NameOID
 
@@ -221,13 +221,9 @@ def trust_anchors(certs):
     """
     anchors = []
     for cert in certs:
-        if cert.subject != cert.issuer:
-            continue
-        try:
-            cert.verify_directly_issued_by(cert)
-        except (ValueError, TypeError, InvalidSignature):
-            continue
-        anchors.append(cert)
+        # signed_by, not verify_directly_issued_by: cryptography < 40 (Debian 11, 12) lacks it.
+        if _x509compat.signed_by(cert, cert):
+            anchors.append(cert)
     return anchors
 
 
