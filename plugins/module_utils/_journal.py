@@ -31,7 +31,7 @@ FIELDS = (
     "result",
     "message",
 )
-RESULTS = ("ok", "changed", "failed", "reverted", "skipped")
+RESULTS = ("ok", "changed", "failed", "reverted", "skipped", "not_verified")
 MASK = "********"
 
 

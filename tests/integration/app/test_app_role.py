@@ -18,6 +18,7 @@ pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[3]
 PLAYBOOK = str(REPO / "playbooks" / "rollback_app.yml")
+FAIL_TASK = "Fail saying what failed and what was reverted"
 JOURNAL_OK = [
     ("lock", "acquire", "changed"),
     ("app", "snapshot", "ok"),
@@ -179,15 +180,17 @@ def test_failed_verification_switches_back_and_restores_config(playbook, nginx_f
     assert run.rc != 0 and run.failed_hosts() == {"web1"}
     assert live_of(root) == "r3", "the pre-rollback release is live again"
     assert env.read_text() == "ENABLE_NEW_PAYMENT_FLOW=true\n", "config restored"
-    msg = run.result("Fail with what was reverted", "web1")["msg"]
-    assert "failed verification" in msg and "release r2 -> r3" in msg and "config restored from snapshot" in msg
+    msg = run.result(FAIL_TASK, "web1")["msg"]
+    assert "failed in the verify phase" in msg and "release r2 -> r3" in msg and "config restored from snapshot" in msg
     assert marker.read_text() == "xx", "restarted after the rollback and again after the revert"
     bad = json.loads((root / ".rollback/bad.json").read_text())
-    assert set(bad) == {"r2", "r3"} and "failed verification" in bad["r2"]["reason"]
+    assert set(bad) == {"r2", "r3"} and "failed in its verify phase" in bad["r2"]["reason"]
     assert not (state / "rollback.lock").exists(), "the lock is released after a failure too"
     journal = [json.loads(line) for line in (state / "journal.jsonl").read_text().splitlines()]
     steps = [(j["component"], j["action"], j["result"]) for j in journal]
-    assert steps.index(("app", "verify", "failed")) < steps.index(("app", "auto_revert", "reverted"))
+    # the revert is journaled, then the run's one verdict entry
+    assert steps.index(("app", "auto_revert", "reverted")) < steps.index(("app", "verify", "failed"))
+    assert [s for s in steps if s[1] == "verify"] == [("app", "verify", "failed")]
     assert ("app", "restart", "changed") in steps
     revert = next(j for j in journal if j["action"] == "auto_revert")
     assert (revert["from"], revert["to"]) == ("r2", "r3")
@@ -265,3 +268,69 @@ def test_directory_and_git_strategies_through_the_role(playbook, tmp_path):
     assert git(repo, "rev-parse", "HEAD") == shas[0]
     again = playbook(PLAYBOOK, inventory=inventory({"web1": {}}), extravars=extravars)
     assert again.result("Roll back the work tree with git reset", "web1")["changed"] is False
+
+
+def verdicts(state):
+    """The frame's verdict entries (action verify) of the journal in state."""
+    journal = [json.loads(line) for line in (state / "journal.jsonl").read_text().splitlines()]
+    return [j for j in journal if j["action"] == "verify"]
+
+
+def test_failing_hook_after_the_switch_reverts_release_and_env_flags(playbook, tmp_path):
+    root = make_layout(tmp_path / "shop", ["r1", "r2", "r3"], live="r3")
+    env = root / "shared" / ".env"
+    env.write_text("ENABLE_NEW_PAYMENT_FLOW=true\n")
+    hook = tmp_path / "drain.yml"
+    hook.write_text("- name: A load-balancer step that fails\n  ansible.builtin.fail:\n    msg: lb said no\n")
+    state = tmp_path / "state"
+    run = playbook(
+        PLAYBOOK,
+        inventory=inventory({"web1": {}}),
+        extravars={
+            "app_root": str(root),
+            "app_state_dir": str(state),
+            "app_env_file": str(env),
+            "app_env_set": {"ENABLE_NEW_PAYMENT_FLOW": False},
+            "app_hooks_after_rollback": [str(hook)],
+        },
+    )
+    assert run.rc != 0 and run.failed_hosts() == {"web1"}
+    assert live_of(root) == "r3" and env.read_text() == "ENABLE_NEW_PAYMENT_FLOW=true\n"
+    msg = run.result(FAIL_TASK, "web1")["msg"]
+    assert "failed in the rollback phase" in msg and "lb said no" in msg and "release r2 -> r3" in msg
+    [verdict] = verdicts(state)
+    assert verdict["result"] == "failed" and verdict["component"] == "app"
+    assert not (state / "rollback.lock").exists()
+
+
+def test_no_health_urls_is_not_verified_in_one_journal_entry(playbook, tmp_path):
+    root = make_layout(tmp_path / "shop", ["r1", "r2", "r3"], live="r3")
+    state = tmp_path / "state"
+    run = playbook(
+        PLAYBOOK, inventory=inventory({"web1": {}}), extravars={"app_root": str(root), "app_state_dir": str(state)}
+    )
+    assert run.rc == 0, run.stdout[-3000:]
+    [verdict] = verdicts(state)
+    assert (verdict["result"], verdict["message"]) == ("not_verified", "not verified: no health URLs given")
+    entry = run.result("Journal the verdict of the run of app", "web1")["journal_entry"]
+    assert entry["result"] == "not_verified"
+    assert [p["phase"] for p in verdict["details"]["phases"]] == ["preflight", "snapshot", "rollback", "verify"]
+
+
+def test_role_prefixed_tag_still_takes_and_releases_the_lock(playbook, tmp_path):
+    root = make_layout(tmp_path / "shop", ["r1", "r2", "r3"], live="r3")
+    state = tmp_path / "state"
+    run = playbook(
+        PLAYBOOK,
+        inventory=inventory({"web1": {}}),
+        extravars={"app_root": str(root), "app_state_dir": str(state)},
+        tags="app_rollback",
+    )
+    assert run.rc == 0, run.stdout[-3000:]
+    assert live_of(root) == "r2"
+    journal = [json.loads(line) for line in (state / "journal.jsonl").read_text().splitlines()]
+    steps = [(j["component"], j["action"]) for j in journal]
+    assert steps[0] == ("lock", "acquire") and steps[-1] == ("lock", "release")
+    assert ("app", "snapshot") in steps, "the snapshot runs with app_rollback"
+    assert verdicts(state)[0]["result"] == "not_verified"
+    assert not (state / "rollback.lock").exists()
