@@ -63,6 +63,7 @@ def test_role_restores_verifies_and_releases_the_lock(playbook, task, pgdb, role
         ("snapshot", "changed"),
         ("verify_snapshot", "ok"),
         ("restore", "changed"),
+        ("verify", "ok"),
         ("release", "changed"),
     ]
     assert not (state_dir / "rollback.lock").exists()
@@ -82,10 +83,11 @@ def test_role_swaps_back_when_verification_fails(playbook, task, pgdb, role_vars
     )
     assert run.rc != 0
     assert pgdb.oid() == oid and pgdb.counts()["billing.invoices"] == 0
-    fail = run.result("Stop here, saying what failed and what was reverted")
+    fail = run.result("Fail saying what failed and what was reverted")
     assert "is live again" in fail["msg"] and "Run the SQL checks" in fail["msg"]
-    actions = [e["action"] for e in journal(state_dir) if e["run_id"] == "rb-db-1"]
-    assert actions[-3:] == ["restore", "revert_restore", "release"]
+    actions = [(e["action"], e["result"]) for e in journal(state_dir) if e["run_id"] == "rb-db-1"]
+    assert [a for a, _ in actions[-4:]] == ["restore", "revert_restore", "verify", "release"]
+    assert actions[-2][1] == "failed"
     assert not (state_dir / "rollback.lock").exists()
 
 
