@@ -21,7 +21,6 @@ PLAYBOOK = str(REPO / "playbooks" / "rollback_app.yml")
 FAIL_TASK = "Fail saying what failed and what was reverted"
 JOURNAL_OK = [
     ("lock", "acquire", "changed"),
-    ("app", "snapshot", "ok"),
     ("app", "release", "changed"),
     ("app", "verify", "ok"),
     ("lock", "release", "changed"),
@@ -222,23 +221,52 @@ def test_lock_held_by_another_run_fails_and_changes_nothing(playbook, tmp_path):
     assert (fingerprint(root), fingerprint(state)) == before
 
 
-def test_fleet_lands_on_one_release_and_a_host_lacking_it_is_untouched(playbook, tmp_path):
+def test_fleet_with_one_host_lacking_the_target_switches_no_host(playbook, tmp_path):
     web1 = make_layout(tmp_path / "web1", ["r1", "r2", "r3"], live="r3")
     web2 = make_layout(tmp_path / "web2", ["r1", "r3"], live="r3")
     hosts = {
         "web1": {"app_root": str(web1), "app_state_dir": str(tmp_path / "s1")},
         "web2": {"app_root": str(web2), "app_state_dir": str(tmp_path / "s2")},
     }
-    before = fingerprint(web2)
+    before = (fingerprint(web1), fingerprint(web2))
     run = playbook(PLAYBOOK, inventory=inventory(hosts))
+    assert run.rc != 0
+    assert (fingerprint(web1), fingerprint(web2)) == before, "all or nothing: no host was switched"
+    msg = run.result("Every host passed its preflight (all or nothing)", "web1")["msg"]
+    assert msg.startswith("app: no host was changed.")
+    assert "web2: " in msg and "release r2 (resolved from 'previous' on web1) is missing on web2" in msg
+    assert "passed on web1." in msg
+    for state in ("s1", "s2"):
+        assert not (tmp_path / state / "rollback.lock").exists()
+    # the refusal is journaled on the host that refused
+    refusal = [json.loads(x) for x in (tmp_path / "s2" / "journal.jsonl").read_text().splitlines()][-2]
+    assert (refusal["action"], refusal["result"]) == ("verify", "failed") and "is missing on web2" in refusal["message"]
+
+    # best effort: the hosts that can be rolled back are, each on its own
+    run = playbook(PLAYBOOK, inventory=inventory(hosts), extravars={"rollback_best_effort": True})
     assert run.failed_hosts() == {"web2"}
-    assert live_of(web1) == "r2"
-    assert fingerprint(web2) == before
-    msg = run.result("Check this host has the fleet's target release", "web2")["msg"]
-    assert "release r2 (resolved from 'previous' on web1) is missing on web2" in msg
+    assert live_of(web1) == "r2" and fingerprint(web2) == before[1]
+
     # --limit web1 with an explicit id works too
     run = playbook(PLAYBOOK, inventory=inventory(hosts), limit="web1", extravars={"app_rollback_to": "r1"})
     assert run.rc == 0 and live_of(web1) == "r1" and live_of(web2) == "r3"
+
+
+def test_serial_batches_land_on_one_release_and_a_failed_batch_stops_the_rest(playbook, tmp_path):
+    roots = {name: make_layout(tmp_path / name, ["r1", "r2", "r3"], live="r3") for name in ("web1", "web2", "web3")}
+    hosts = {n: {"app_root": str(root), "app_state_dir": str(tmp_path / ("s-" + n))} for n, root in roots.items()}
+    # nothing listens on web2's health URL: its batch fails and is reverted, web3 is never touched
+    hosts["web2"]["app_health_urls"] = ["http://127.0.0.1:1/health"]
+    hosts["web2"]["app_health_attempts"] = 1
+    run = playbook(PLAYBOOK, inventory=inventory(hosts), extravars={"rollback_serial": 1})
+    assert run.rc != 0
+    assert live_of(roots["web1"]) == "r2" and live_of(roots["web2"]) == "r3" and live_of(roots["web3"]) == "r3"
+    assert "web3" not in {r["host"] for r in run.task_results("Switch current to release r2")}
+    ids = set()
+    for name in ("web1", "web2"):
+        journal = [json.loads(x) for x in (tmp_path / ("s-" + name) / "journal.jsonl").read_text().splitlines()]
+        ids |= {j["run_id"] for j in journal}
+    assert len(ids) == 1, "one run id for every host and batch: %s" % ids
 
 
 def test_directory_and_git_strategies_through_the_role(playbook, tmp_path):
@@ -315,6 +343,7 @@ def test_no_health_urls_is_not_verified_in_one_journal_entry(playbook, tmp_path)
     entry = run.result("Journal the verdict of the run of app", "web1")["journal_entry"]
     assert entry["result"] == "not_verified"
     assert [p["phase"] for p in verdict["details"]["phases"]] == ["preflight", "snapshot", "rollback", "verify"]
+    assert (verdict["details"]["live_before"], verdict["details"]["target"]) == ("r3", "r2")
 
 
 def test_role_prefixed_tag_still_takes_and_releases_the_lock(playbook, tmp_path):
@@ -331,6 +360,6 @@ def test_role_prefixed_tag_still_takes_and_releases_the_lock(playbook, tmp_path)
     journal = [json.loads(line) for line in (state / "journal.jsonl").read_text().splitlines()]
     steps = [(j["component"], j["action"]) for j in journal]
     assert steps[0] == ("lock", "acquire") and steps[-1] == ("lock", "release")
-    assert ("app", "snapshot") in steps, "the snapshot runs with app_rollback"
+    assert ("app", "release") in steps
     assert verdicts(state)[0]["result"] == "not_verified"
     assert not (state / "rollback.lock").exists()
