@@ -73,7 +73,7 @@ def test_cache(playbook, redis_factory, tmp_path, capsys):
         "cache_redis_patterns": ["page:*"],
     }
     calls = rerun_calls(playbook, "rollback_cache.yml", capsys, "cache", extravars=extravars)
-    assert calls["localhost"] <= 4
+    assert calls["localhost"] <= 5
 
 
 def test_ssl(playbook, tls_site, pki, tmp_path, capsys):  # noqa: F811
@@ -119,7 +119,7 @@ def test_webhooks(playbook, stripe, square, generic_api, tmp_path, capsys):  # n
         ],
     }
     calls = rerun_calls(playbook, "rollback_webhooks.yml", capsys, "webhooks (one endpoint)", extravars=extravars)
-    assert calls["localhost"] <= 3
+    assert calls["localhost"] <= 4
 
 
 def test_database(playbook, task, postgres, tmp_path, capsys):
