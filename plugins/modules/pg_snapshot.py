@@ -155,7 +155,6 @@ verification:
   sample: {checksum: true, archive_entries: 42, test_restore: true, row_counts_match: true}
 """
 
-import os
 import shutil
 import time
 
@@ -166,6 +165,7 @@ from ansible_collections.emergency.rollback.plugins.module_utils._common import 
 from ansible_collections.emergency.rollback.plugins.module_utils._snapshot import (
     SnapshotCorrupt,
     SnapshotError,
+    existing_parent,
     validate_id,
 )
 
@@ -216,7 +216,7 @@ class PgSnapshotModule:
             revision = _pg.alembic_revision(conn) if self.module.check_mode else None
         finally:
             conn.close()
-        free = shutil.disk_usage(_existing_parent(self.snaps.store.dir)).free
+        free = shutil.disk_usage(existing_parent(self.snaps.store.dir)).free
         if self.module.check_mode:
             excess = len(before) + 1 - self.p["keep"] if self.p["keep"] else 0
             doomed = before[: max(0, excess)]
@@ -347,15 +347,6 @@ class PgSnapshotModule:
             verification=verification,
             **result,
         )
-
-
-def _existing_parent(path):
-    while not os.path.isdir(path):
-        parent = os.path.dirname(path)
-        if parent == path:
-            break
-        path = parent
-    return path
 
 
 def main():
