@@ -363,3 +363,13 @@ def test_role_prefixed_tag_still_takes_and_releases_the_lock(playbook, tmp_path)
     assert ("app", "release") in steps
     assert verdicts(state)[0]["result"] == "not_verified"
     assert not (state / "rollback.lock").exists()
+
+
+def test_refusing_a_bad_release_names_app_force(playbook, tmp_path):
+    root = make_layout(tmp_path / "shop", ["r1", "r2", "r3"], live="r3")
+    extravars = {"app_root": str(root), "app_state_dir": str(tmp_path / "state")}
+    assert playbook(PLAYBOOK, inventory=inventory({"web1": {}}), extravars=extravars).rc == 0
+    run = playbook(PLAYBOOK, inventory=inventory({"web1": {}}), extravars=dict(extravars, app_rollback_to="r3"))
+    assert run.rc != 0 and live_of(root) == "r2"
+    msg = run.result(FAIL_TASK, "web1")["msg"]
+    assert "use app_force=true to switch anyway" in msg and "use force=true" not in msg

@@ -136,3 +136,22 @@ def test_role_alembic_downgrade_before_the_app_switch(playbook, pgdb, role_vars,
     down = [e for e in journal(state_dir) if e["action"] == "alembic_downgrade"][0]
     assert (down["from"], down["to"]) == ("0003_audit", "0002_email")
     assert postgres.password not in run.artifacts_text()
+
+
+def test_refusals_name_the_role_variable_the_user_sets(playbook, task, pgdb, role_vars, state_dir):
+    take_snapshot(task, pgdb, state_dir)
+    pgdb.execute("INSERT INTO orders (user_id, total) VALUES (1, 9.99)")
+    oid = pgdb.oid()
+    tables = [{"table": "orders", "column": "created_at"}]
+    args = dict(role_vars, database_restore_snapshot="good", database_data_loss_tables=tables)
+    run = playbook(PLAYBOOK, extravars=args)
+    assert run.rc != 0 and pgdb.oid() == oid
+    msg = run.result("Fail saying what failed and what was reverted")["msg"]
+    assert "set database_confirm_data_loss=true to restore anyway" in msg
+    verdict = [e for e in journal(state_dir) if e["action"] == "verify"]
+    assert [v["result"] for v in verdict] == ["failed"], "the refusal is journaled"
+
+    missing = dict(role_vars)
+    del missing["database_name"]
+    run = playbook(PLAYBOOK, extravars=missing)
+    assert run.rc != 0 and "missing required arguments: database_name" in run.stdout
