@@ -262,6 +262,8 @@ def test_serial_batches_land_on_one_release_and_a_failed_batch_stops_the_rest(pl
     assert run.rc != 0
     assert live_of(roots["web1"]) == "r2" and live_of(roots["web2"]) == "r3" and live_of(roots["web3"]) == "r3"
     assert "web3" not in {r["host"] for r in run.task_results("Switch current to release r2")}
+    msg = run.result(FAIL_TASK, "web2")["msg"]
+    assert "Fleet: rolled back on web1; not started on web3." in msg
     ids = set()
     for name in ("web1", "web2"):
         journal = [json.loads(x) for x in (tmp_path / ("s-" + name) / "journal.jsonl").read_text().splitlines()]
