@@ -46,6 +46,16 @@ class SnapshotExists(SnapshotError):
     pass
 
 
+def existing_parent(path):
+    """The nearest directory that exists on the way up from path (a store may not exist yet)."""
+    while not os.path.isdir(path):
+        parent = os.path.dirname(path)
+        if parent == path:
+            break
+        path = parent
+    return path
+
+
 def sha256_file(path, chunk=1024 * 1024):
     digest = hashlib.sha256()
     with open(path, "rb") as handle:

@@ -35,7 +35,10 @@ options:
     type: str
     required: true
   result:
-    description: How it ended.
+    description:
+      - How it ended.
+      - V(not_verified) means the step ran but nothing could prove it worked (no health URLs, no
+        checks); the roles write it as their verdict, with a summary that starts C(not verified) and says why.
     type: str
     choices: [ok, changed, failed, reverted, skipped, not_verified]
     default: ok
@@ -83,6 +86,7 @@ journal_entry:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.emergency.rollback.plugins.module_utils._common import Step, with_common
+from ansible_collections.emergency.rollback.plugins.module_utils._journal import RESULTS
 
 
 def main():
@@ -91,9 +95,7 @@ def main():
             dict(
                 component=dict(type="str", required=True),
                 action=dict(type="str", required=True),
-                result=dict(
-                    type="str", choices=["ok", "changed", "failed", "reverted", "skipped", "not_verified"], default="ok"
-                ),
+                result=dict(type="str", choices=list(RESULTS), default="ok"),
                 to=dict(type="str"),
                 snapshot=dict(type="str"),
                 duration_s=dict(type="float"),

@@ -176,7 +176,6 @@ verification:
   sample: {checksum: true, archive_entries: 42, test_restore: true, row_counts_match: true}
 """
 
-import os
 import shutil
 import time
 
@@ -187,6 +186,7 @@ from ansible_collections.emergency.rollback.plugins.module_utils._common import 
 from ansible_collections.emergency.rollback.plugins.module_utils._snapshot import (
     SnapshotCorrupt,
     SnapshotError,
+    existing_parent,
     validate_id,
 )
 
@@ -230,7 +230,7 @@ class PgSnapshotModule:
             live = self.pg.live_summary() if self.module.check_mode else self.pg.database_info(self.db)
         except _pg.PgError as err:
             self.module.fail_json(msg="pg_snapshot: %s; nothing was dumped" % err)
-        free = shutil.disk_usage(_existing_parent(self.snaps.store.dir)).free
+        free = shutil.disk_usage(existing_parent(self.snaps.store.dir)).free
         sizes = dict(database_size=live["size"], database_oid=live["oid"], free_bytes=free)
         if self.module.check_mode:
             self.module.exit_json(
@@ -336,15 +336,6 @@ class PgSnapshotModule:
             verification=verification,
             **result,
         )
-
-
-def _existing_parent(path):
-    while not os.path.isdir(path):
-        parent = os.path.dirname(path)
-        if parent == path:
-            break
-        path = parent
-    return path
 
 
 def main():

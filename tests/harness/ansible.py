@@ -87,6 +87,8 @@ def run_playbook(
     envvars=None,
     verbosity=0,
     roles_path=None,
+    tags=None,
+    skip_tags=None,
 ):
     """Run a playbook (a path, or a list of plays) and collect per-task results."""
     import ansible_runner
@@ -118,6 +120,10 @@ def run_playbook(
         cmdline.append("--check")
     if diff:
         cmdline.append("--diff")
+    if tags:
+        cmdline.append("--tags=%s" % tags)
+    if skip_tags:
+        cmdline.append("--skip-tags=%s" % skip_tags)
     env = ansible_env(tmp)
     env.update(envvars or {})
     if roles_path:

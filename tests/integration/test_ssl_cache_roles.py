@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.harness.ansible import REPO
@@ -12,6 +14,7 @@ pytestmark = pytest.mark.integration
 SSL_PLAYBOOK = str(REPO / "playbooks" / "rollback_ssl.yml")
 CACHE_PLAYBOOK = str(REPO / "playbooks" / "rollback_cache.yml")
 PROVE = "Prove nginx serves the restored certificate"
+FAIL_TASK = "Fail saying what failed and what was reverted"
 
 
 def ssl_vars(site, state_dir, cert_set, **extra):
@@ -72,7 +75,7 @@ def test_ssl_role_reverts_when_nginx_does_not_serve_it(playbook, tls_site, pki, 
     assert run.task_results(PROVE)[0]["event"] == "runner_on_failed"
     reverted = run.result("Put back the set that was live before the swap")
     assert reverted["changed"] is True and reverted["fingerprint_after"] == pki["current"].fingerprint
-    failure = run.result("Fail with the reason")["msg"]
+    failure = run.result(FAIL_TASK)["msg"]
     assert "not the expected" in failure and "was put back" in failure
     assert tls_site.files() == before
     assert not (state_dir / "rollback.lock").exists()
@@ -87,7 +90,7 @@ def test_ssl_role_reverts_when_the_served_chain_does_not_verify(playbook, tls_si
     assert run.rc != 0, run.stdout[-3000:]
     proved = run.result(PROVE)
     assert proved["fingerprint"] == pki["good"].fingerprint and proved["chain_valid"] is False
-    failure = run.result("Fail with the reason")["msg"]
+    failure = run.result(FAIL_TASK)["msg"]
     assert "the chain nginx serves does not" in failure and "was put back" in failure
     assert tls_site.files() == before
 
@@ -168,7 +171,51 @@ def test_ssl_role_refuses_an_expired_candidate_before_any_change(playbook, tls_s
     assert refused["event"] == "runner_on_failed" and "certificate expired on" in refused["res"]["msg"]
     assert "Snapshot the live set, swap the candidate in, nginx -t" not in run.results
     assert run.task_results("Put back the set that was live before the swap")[0]["event"] == "runner_on_skipped"
-    failure = run.result("Fail with the reason")["msg"]
-    assert "certificate expired on" in failure and "nothing was swapped" in failure
+    failure = run.result(FAIL_TASK)["msg"]
+    assert "certificate expired on" in failure and "Reverted: nothing, nothing had changed" in failure
     assert tls_site.files() == before
+    assert not (state_dir / "rollback.lock").exists()
+
+
+def verdicts(state_dir):
+    journal = [json.loads(line) for line in (state_dir / "journal.jsonl").read_text().splitlines()]
+    return [j for j in journal if j["action"] == "verify"]
+
+
+def test_cache_role_failure_after_the_flush_says_it_cannot_be_undone(playbook, redis_factory, state_dir, tmp_path):
+    server = redis_factory()
+    client = server.client()
+    client.mset({"page:%d" % i: "x" for i in range(20)})
+    hook = tmp_path / "warm.yml"
+    hook.write_text("- name: Warm the cache again (fails)\n  ansible.builtin.fail:\n    msg: warmer down\n")
+    extravars = {
+        "rollback_hosts": "all",
+        "cache_state_dir": str(state_dir),
+        "cache_redis_enabled": True,
+        "cache_redis_port": server.port,
+        "cache_redis_patterns": ["page:*"],
+        "cache_hooks_after_rollback": [str(hook)],
+    }
+    run = playbook(CACHE_PLAYBOOK, extravars=extravars)
+    assert run.rc != 0
+    msg = run.result(FAIL_TASK)["msg"]
+    assert "warmer down" in msg and "a cache flush cannot be undone, Redis 20 keys deleted" in msg
+    [verdict] = verdicts(state_dir)
+    assert verdict["result"] == "failed" and "cannot be undone" in verdict["message"]
+    assert client.dbsize() == 0
+    assert not (state_dir / "rollback.lock").exists()
+
+
+def test_ssl_role_failing_hook_after_the_swap_puts_the_previous_set_back(playbook, tls_site, pki, state_dir, tmp_path):  # noqa: F811
+    before = tls_site.files()
+    hook = tmp_path / "after.yml"
+    hook.write_text("- name: A check of ours that fails\n  ansible.builtin.fail:\n    msg: smoke test failed\n")
+    extravars = ssl_vars(tls_site, state_dir, pki["good"], ssl_hooks_after_verify=[str(hook)])
+    run = playbook(SSL_PLAYBOOK, extravars=extravars)
+    assert run.rc != 0
+    failure = run.result(FAIL_TASK)["msg"]
+    assert "failed in the verify phase" in failure and "smoke test failed" in failure and "was put back" in failure
+    assert tls_site.files() == before
+    [verdict] = verdicts(state_dir)
+    assert verdict["result"] == "failed"
     assert not (state_dir / "rollback.lock").exists()

@@ -18,9 +18,9 @@ pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[3]
 PLAYBOOK = str(REPO / "playbooks" / "rollback_app.yml")
+FAIL_TASK = "Fail saying what failed and what was reverted"
 JOURNAL_OK = [
     ("lock", "acquire", "changed"),
-    ("app", "snapshot", "ok"),
     ("app", "release", "changed"),
     ("app", "verify", "ok"),
     ("lock", "release", "changed"),
@@ -179,16 +179,18 @@ def test_failed_verification_switches_back_and_restores_config(playbook, nginx_f
     assert run.rc != 0 and run.failed_hosts() == {"web1"}
     assert live_of(root) == "r3", "the pre-rollback release is live again"
     assert env.read_text() == "ENABLE_NEW_PAYMENT_FLOW=true\n", "config restored"
-    msg = run.result("Fail with what was reverted", "web1")["msg"]
-    assert "failed verification" in msg and "release r2 -> r3" in msg and "config restored from snapshot" in msg
+    msg = run.result(FAIL_TASK, "web1")["msg"]
+    assert "failed in the verify phase" in msg and "release r2 -> r3" in msg and "config restored from snapshot" in msg
     assert marker.read_text() == "xx", "restarted after the rollback and again after the revert"
     bad = json.loads((root / ".rollback/bad.json").read_text())
     # r3 served before the run: the revert clears its mark, so a later `previous` can land on it
-    assert set(bad) == {"r2"} and "failed verification" in bad["r2"]["reason"]
+    assert set(bad) == {"r2"} and "failed in its verify phase" in bad["r2"]["reason"]
     assert not (state / "rollback.lock").exists(), "the lock is released after a failure too"
     journal = [json.loads(line) for line in (state / "journal.jsonl").read_text().splitlines()]
     steps = [(j["component"], j["action"], j["result"]) for j in journal]
-    assert steps.index(("app", "verify", "failed")) < steps.index(("app", "auto_revert", "reverted"))
+    # the revert is journaled, then the run's one verdict entry
+    assert steps.index(("app", "auto_revert", "reverted")) < steps.index(("app", "verify", "failed"))
+    assert [s for s in steps if s[1] == "verify"] == [("app", "verify", "failed")]
     assert ("app", "restart", "changed") in steps
     revert = next(j for j in journal if j["action"] == "auto_revert")
     assert (revert["from"], revert["to"]) == ("r2", "r3")
@@ -246,23 +248,54 @@ def test_lock_held_by_another_run_fails_and_changes_nothing(playbook, tmp_path):
     assert (fingerprint(root), fingerprint(state)) == before
 
 
-def test_fleet_lands_on_one_release_and_a_host_lacking_it_is_untouched(playbook, tmp_path):
+def test_fleet_with_one_host_lacking_the_target_switches_no_host(playbook, tmp_path):
     web1 = make_layout(tmp_path / "web1", ["r1", "r2", "r3"], live="r3")
     web2 = make_layout(tmp_path / "web2", ["r1", "r3"], live="r3")
     hosts = {
         "web1": {"app_root": str(web1), "app_state_dir": str(tmp_path / "s1")},
         "web2": {"app_root": str(web2), "app_state_dir": str(tmp_path / "s2")},
     }
-    before = fingerprint(web2)
+    before = (fingerprint(web1), fingerprint(web2))
     run = playbook(PLAYBOOK, inventory=inventory(hosts))
+    assert run.rc != 0
+    assert (fingerprint(web1), fingerprint(web2)) == before, "all or nothing: no host was switched"
+    msg = run.result("Every host passed its preflight (all or nothing)", "web1")["msg"]
+    assert msg.startswith("app: no host was changed.")
+    assert "web2: " in msg and "release r2 (resolved from 'previous' on web1) is missing on web2" in msg
+    assert "passed on web1." in msg
+    for state in ("s1", "s2"):
+        assert not (tmp_path / state / "rollback.lock").exists()
+    # the refusal is journaled on the host that refused
+    refusal = [json.loads(x) for x in (tmp_path / "s2" / "journal.jsonl").read_text().splitlines()][-2]
+    assert (refusal["action"], refusal["result"]) == ("verify", "failed") and "is missing on web2" in refusal["message"]
+
+    # best effort: the hosts that can be rolled back are, each on its own
+    run = playbook(PLAYBOOK, inventory=inventory(hosts), extravars={"rollback_best_effort": True})
     assert run.failed_hosts() == {"web2"}
-    assert live_of(web1) == "r2"
-    assert fingerprint(web2) == before
-    msg = run.result("Check this host has the fleet's target release", "web2")["msg"]
-    assert "release r2 (resolved from 'previous' on web1) is missing on web2" in msg
+    assert live_of(web1) == "r2" and fingerprint(web2) == before[1]
+
     # --limit web1 with an explicit id works too
     run = playbook(PLAYBOOK, inventory=inventory(hosts), limit="web1", extravars={"app_rollback_to": "r1"})
     assert run.rc == 0 and live_of(web1) == "r1" and live_of(web2) == "r3"
+
+
+def test_serial_batches_land_on_one_release_and_a_failed_batch_stops_the_rest(playbook, tmp_path):
+    roots = {name: make_layout(tmp_path / name, ["r1", "r2", "r3"], live="r3") for name in ("web1", "web2", "web3")}
+    hosts = {n: {"app_root": str(root), "app_state_dir": str(tmp_path / ("s-" + n))} for n, root in roots.items()}
+    # nothing listens on web2's health URL: its batch fails and is reverted, web3 is never touched
+    hosts["web2"]["app_health_urls"] = ["http://127.0.0.1:1/health"]
+    hosts["web2"]["app_health_attempts"] = 1
+    run = playbook(PLAYBOOK, inventory=inventory(hosts), extravars={"rollback_serial": 1})
+    assert run.rc != 0
+    assert live_of(roots["web1"]) == "r2" and live_of(roots["web2"]) == "r3" and live_of(roots["web3"]) == "r3"
+    assert "web3" not in {r["host"] for r in run.task_results("Switch current to release r2")}
+    msg = run.result(FAIL_TASK, "web2")["msg"]
+    assert "Fleet: rolled back on web1; not started on web3." in msg
+    ids = set()
+    for name in ("web1", "web2"):
+        journal = [json.loads(x) for x in (tmp_path / ("s-" + name) / "journal.jsonl").read_text().splitlines()]
+        ids |= {j["run_id"] for j in journal}
+    assert len(ids) == 1, "one run id for every host and batch: %s" % ids
 
 
 def test_directory_and_git_strategies_through_the_role(playbook, tmp_path):
@@ -292,3 +325,80 @@ def test_directory_and_git_strategies_through_the_role(playbook, tmp_path):
     assert git(repo, "rev-parse", "HEAD") == shas[0]
     again = playbook(PLAYBOOK, inventory=inventory({"web1": {}}), extravars=extravars)
     assert again.result("Roll back the work tree with git reset", "web1")["changed"] is False
+
+
+def verdicts(state):
+    """The frame's verdict entries (action verify) of the journal in state."""
+    journal = [json.loads(line) for line in (state / "journal.jsonl").read_text().splitlines()]
+    return [j for j in journal if j["action"] == "verify"]
+
+
+def test_failing_hook_after_the_switch_reverts_release_and_env_flags(playbook, tmp_path):
+    root = make_layout(tmp_path / "shop", ["r1", "r2", "r3"], live="r3")
+    env = root / "shared" / ".env"
+    env.write_text("ENABLE_NEW_PAYMENT_FLOW=true\n")
+    hook = tmp_path / "drain.yml"
+    hook.write_text("- name: A load-balancer step that fails\n  ansible.builtin.fail:\n    msg: lb said no\n")
+    state = tmp_path / "state"
+    run = playbook(
+        PLAYBOOK,
+        inventory=inventory({"web1": {}}),
+        extravars={
+            "app_root": str(root),
+            "app_state_dir": str(state),
+            "app_env_file": str(env),
+            "app_env_set": {"ENABLE_NEW_PAYMENT_FLOW": False},
+            "app_hooks_after_rollback": [str(hook)],
+        },
+    )
+    assert run.rc != 0 and run.failed_hosts() == {"web1"}
+    assert live_of(root) == "r3" and env.read_text() == "ENABLE_NEW_PAYMENT_FLOW=true\n"
+    msg = run.result(FAIL_TASK, "web1")["msg"]
+    assert "failed in the rollback phase" in msg and "lb said no" in msg and "release r2 -> r3" in msg
+    [verdict] = verdicts(state)
+    assert verdict["result"] == "failed" and verdict["component"] == "app"
+    assert not (state / "rollback.lock").exists()
+
+
+def test_no_health_urls_is_not_verified_in_one_journal_entry(playbook, tmp_path):
+    root = make_layout(tmp_path / "shop", ["r1", "r2", "r3"], live="r3")
+    state = tmp_path / "state"
+    run = playbook(
+        PLAYBOOK, inventory=inventory({"web1": {}}), extravars={"app_root": str(root), "app_state_dir": str(state)}
+    )
+    assert run.rc == 0, run.stdout[-3000:]
+    [verdict] = verdicts(state)
+    assert (verdict["result"], verdict["message"]) == ("not_verified", "not verified: no health URLs given")
+    entry = run.result("Journal the verdict of the run of app", "web1")["journal_entry"]
+    assert entry["result"] == "not_verified"
+    assert [p["phase"] for p in verdict["details"]["phases"]] == ["preflight", "snapshot", "rollback", "verify"]
+    assert (verdict["details"]["live_before"], verdict["details"]["target"]) == ("r3", "r2")
+
+
+def test_role_prefixed_tag_still_takes_and_releases_the_lock(playbook, tmp_path):
+    root = make_layout(tmp_path / "shop", ["r1", "r2", "r3"], live="r3")
+    state = tmp_path / "state"
+    run = playbook(
+        PLAYBOOK,
+        inventory=inventory({"web1": {}}),
+        extravars={"app_root": str(root), "app_state_dir": str(state)},
+        tags="app_rollback",
+    )
+    assert run.rc == 0, run.stdout[-3000:]
+    assert live_of(root) == "r2"
+    journal = [json.loads(line) for line in (state / "journal.jsonl").read_text().splitlines()]
+    steps = [(j["component"], j["action"]) for j in journal]
+    assert steps[0] == ("lock", "acquire") and steps[-1] == ("lock", "release")
+    assert ("app", "release") in steps
+    assert verdicts(state)[0]["result"] == "not_verified"
+    assert not (state / "rollback.lock").exists()
+
+
+def test_refusing_a_bad_release_names_app_force(playbook, tmp_path):
+    root = make_layout(tmp_path / "shop", ["r1", "r2", "r3"], live="r3")
+    extravars = {"app_root": str(root), "app_state_dir": str(tmp_path / "state")}
+    assert playbook(PLAYBOOK, inventory=inventory({"web1": {}}), extravars=extravars).rc == 0
+    run = playbook(PLAYBOOK, inventory=inventory({"web1": {}}), extravars=dict(extravars, app_rollback_to="r3"))
+    assert run.rc != 0 and live_of(root) == "r2"
+    msg = run.result(FAIL_TASK, "web1")["msg"]
+    assert "use app_force=true to switch anyway" in msg and "use force=true" not in msg

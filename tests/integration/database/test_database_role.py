@@ -39,8 +39,8 @@ def test_role_restores_verifies_and_releases_the_lock(playbook, task, pgdb, role
     kept = [d for d in pgdb.databases() if "_pre_rollback_" in d]
     assert len(kept) == 1 and pgdb.counts(kept[0])["orders"] == 0
     actions = [(e["action"], e["result"]) for e in journal(state_dir) if e["run_id"] == "rb-db-1"]
-    # the snapshot of the replaced database is the restore's own safety copy
-    assert actions == [("acquire", "changed"), ("restore", "changed"), ("release", "changed")]
+    # the snapshot of the replaced database is the restore's own safety copy; one verdict entry
+    assert actions == [("acquire", "changed"), ("restore", "changed"), ("verify", "ok"), ("release", "changed")]
     restore = run.result("Restore the snapshot into a new database and swap it in")
     assert restore["restored_from"]["id"] == "good" and restore["snapshot"]["id"] != "good"
     assert not (state_dir / "rollback.lock").exists()
@@ -60,10 +60,11 @@ def test_role_swaps_back_when_verification_fails(playbook, task, pgdb, role_vars
     )
     assert run.rc != 0
     assert pgdb.oid() == oid and pgdb.counts()["billing.invoices"] == 0
-    fail = run.result("Stop here, saying what failed and what was reverted")
+    fail = run.result("Fail saying what failed and what was reverted")
     assert "is live again" in fail["msg"] and "Run the SQL checks" in fail["msg"]
-    actions = [e["action"] for e in journal(state_dir) if e["run_id"] == "rb-db-1"]
-    assert actions[-3:] == ["restore", "revert_restore", "release"]
+    actions = [(e["action"], e["result"]) for e in journal(state_dir) if e["run_id"] == "rb-db-1"]
+    assert [a for a, _ in actions[-4:]] == ["restore", "revert_restore", "verify", "release"]
+    assert actions[-2][1] == "failed"
     assert not (state_dir / "rollback.lock").exists()
 
 
@@ -131,19 +132,22 @@ def test_role_alembic_minus_one_twice_downgrades_once(playbook, pgdb, alembic_ro
     assert len(os.listdir(state_dir / "snapshots/database")) == 1
 
 
-def test_role_refusal_names_the_role_variable(playbook, task, pgdb, role_vars, state_dir):
+def test_refusals_name_the_role_variable_the_user_sets(playbook, task, pgdb, role_vars, state_dir):
     take_snapshot(task, pgdb, state_dir)
-    pgdb.execute("INSERT INTO orders (user_id, total) VALUES (1, 5)")
+    pgdb.execute("INSERT INTO orders (user_id, total) VALUES (1, 9.99)")
     oid = pgdb.oid()
-    run = playbook(
-        PLAYBOOK,
-        extravars=dict(
-            role_vars,
-            database_restore_snapshot="latest",
-            database_data_loss_tables=[{"table": "orders", "column": "created_at"}],
-        ),
-    )
-    assert run.rc != 0 and pgdb.oid() == oid and pgdb.counts()["orders"] == 51
-    fail = run.result("Stop here, saying what failed and what was reverted")
-    assert "1 rows written after snapshot good" in fail["msg"]
-    assert "set database_confirm_data_loss=true" in fail["msg"]
+    tables = [{"table": "orders", "column": "created_at"}]
+    args = dict(role_vars, database_restore_snapshot="good", database_data_loss_tables=tables)
+    run = playbook(PLAYBOOK, extravars=args)
+    assert run.rc != 0 and pgdb.oid() == oid
+    assert pgdb.counts()["orders"] == 51
+    msg = run.result("Fail saying what failed and what was reverted")["msg"]
+    assert "1 rows written after snapshot good" in msg
+    assert "set database_confirm_data_loss=true to restore anyway" in msg
+    verdict = [e for e in journal(state_dir) if e["action"] == "verify"]
+    assert [v["result"] for v in verdict] == ["failed"], "the refusal is journaled"
+
+    missing = dict(role_vars)
+    del missing["database_name"]
+    run = playbook(PLAYBOOK, extravars=missing)
+    assert run.rc != 0 and "missing required arguments: database_name" in run.stdout

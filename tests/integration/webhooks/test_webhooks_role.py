@@ -137,15 +137,20 @@ def test_role_repoints_verifies_announces_and_leaks_no_secret(
     entries = [json.loads(line) for line in (state_dir / "journal.jsonl").read_text().splitlines()]
     assert {e["run_id"] for e in entries} == {"rb-webhooks-1"}
     steps = [(e["component"], e["action"], e["result"]) for e in entries]
-    assert steps.count(("webhooks", "snapshot", "changed")) == 3
     assert steps.count(("webhooks", "repoint", "changed")) == 3
+    assert steps.count(("webhooks", "verify", "ok")) == 1
     assert steps.count(("notify", "slack", "changed")) == 1 and steps[-1] == ("lock", "release", "changed")
     assert not (state_dir / "rollback.lock").exists()
     assert_no_secret(run, state_dir)
 
-    # a second run would change nothing: the verify phase re-reads every endpoint in check mode
-    verified = run.result("Read each endpoint back; it must already point at its previous URL")["results"]
-    assert [r["changed"] for r in verified] == [False] * 3
+    # the verdict names what the module read back from the providers
+    verdict = run.result("Journal the verdict of the run of webhooks")["journal_entry"]
+    assert verdict["result"] == "ok" and all(BLUE % n in verdict["message"] for n in ("stripe", "square", "orders"))
+
+    # a second run changes nothing
+    again = playbook(PLAYBOOK, extravars=args)
+    assert again.rc == 0, again.stdout[-4000:]
+    assert [r["changed"] for r in again.result("Point each endpoint at its previous URL")["results"]] == [False] * 3
 
 
 def test_role_failure_is_announced_and_releases_the_lock(
@@ -169,9 +174,14 @@ def test_role_failure_is_announced_and_releases_the_lock(
     )
     run = playbook(PLAYBOOK, extravars=args)
     assert run.rc != 0
-    [failure] = run.task_results("Fail with the reason")
+    [failure] = run.task_results("Fail saying what failed and what was reverted")
     assert square_id in failure["res"]["msg"] and "URL is not valid" in failure["res"]["msg"]
     assert square.subscriptions[square_id]["notification_url"] == GREEN % "square"
+    # the endpoints re-pointed before square failed are put back: nothing is left half rolled back
+    assert stripe.endpoints[stripe_id]["url"] == GREEN % "stripe"
+    assert stripe.endpoints[stripe_id]["enabled_events"] == ["charge.failed"]
+    assert generic_api.docs["orders"]["target"]["address"] == GREEN % "orders"
+    assert "endpoint %s back at %s" % (stripe_id, GREEN % "stripe") in failure["res"]["msg"]
     [event] = [r.json() for r in signed_receiver.seen("POST")]
     assert event["status"] == "failed" and event["severity"] == "critical" and "URL is not valid" in event["message"]
     assert not (state_dir / "rollback.lock").exists()
