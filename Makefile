@@ -7,7 +7,7 @@ export PATH := $(BIN):$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/build/collections
 PYTEST_ARGS ?=
 
-.PHONY: help deps venv collection lint sanity test test-fast test-unit test-integration molecule demo bench build clean
+.PHONY: help deps venv collection lint sanity test test-fast test-unit test-integration molecule demo bench build clean surveys
 
 help:
 	@echo "make demo   - a complete rollback drill against a local sandbox (sets everything up)"
@@ -17,6 +17,7 @@ help:
 	@echo "make lint   - ruff, yamllint, ansible-lint (production), ansible-test sanity"
 	@echo "make bench  - benchmarks, printed as ratios against a baseline run alongside"
 	@echo "make build  - build the collection tarball into build/"
+	@echo "make surveys - regenerate the AWX survey specs in awx/surveys/ from the roles' argument specs"
 
 deps:
 	@bash scripts/install-deps.sh
@@ -65,6 +66,10 @@ demo: deps venv collection
 
 bench: deps venv collection
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+# AWX survey specs are generated from the roles' argument specs; a unit test fails when they drift.
+surveys: venv
+	$(BIN)/rollbackctl survey --write awx/surveys
 
 build: venv
 	mkdir -p build
