@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -123,3 +124,107 @@ def test_fqcn_playbooks_resolve_from_the_installed_collection(tmp_path):
     for playbook in ROLE_PLAYBOOKS:
         code, output = syntax_check("emergency.rollback.%s" % playbook, tmp_path, env)
         assert code == 0, output
+
+
+SITE = """
+server {{
+    listen 127.0.0.1:{http_port};
+    root %s/current/public;
+    open_file_cache off;
+    location = /health {{ try_files /health =500; }}
+}}
+"""
+REASON = "checkout 500s {{ lookup('pipe', 'id') }} $HOME"  # must arrive as typed: AWX answers are !unsafe
+
+
+def unsafe_yaml(value, indent=""):
+    """Extra vars as AWX writes env/extravars: every string tagged !unsafe, so nothing is templated."""
+    if isinstance(value, dict):
+        return "".join(
+            "%s%s:%s"
+            % (
+                indent,
+                k,
+                (" " + unsafe_yaml(v) if not isinstance(v, (dict, list)) else "\n" + unsafe_yaml(v, indent + "  ")),
+            )
+            for k, v in value.items()
+        )
+    if isinstance(value, list):
+        return "".join("%s- %s" % (indent, unsafe_yaml(v)) for v in value)
+    if isinstance(value, str):
+        return "!unsafe %s\n" % json.dumps(value)
+    return "%s\n" % json.dumps(value)
+
+
+def test_awx_style_job_runs_rollback_app_with_a_limit(checkout, nginx_factory, tmp_path, monkeypatch):
+    """A job as AWX hands it to ansible-runner: project/ synced, inventory/, env/extravars, env/cmdline."""
+    import ansible_runner
+
+    from rollbackctl import survey
+    from tests.harness.app import live_of, make_layout
+
+    web1 = make_layout(tmp_path / "web1", ["r1", "r2", "r3"], live="r3")
+    web2 = make_layout(tmp_path / "web2", ["r1", "r2", "r3"], live="r3")
+    server = nginx_factory(SITE % web1)
+    private = tmp_path / "job"
+    shutil.copytree(checkout, private / "project", symlinks=True)
+    host = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
+    inventory = {
+        "web": {
+            "hosts": {
+                name: dict(host, app_root=str(root), rollback_state_dir=str(tmp_path / ("state-" + name)))
+                for name, root in (("web1", web1), ("web2", web2))
+            }
+        }
+    }
+    (private / "inventory").mkdir()
+    (private / "inventory" / "hosts").write_text(json.dumps(inventory))
+    answers = {  # survey answers, as AWX's survey form produces them
+        "app_rollback_to": "previous",
+        "app_reason": REASON,
+        "app_force": "false",
+        "app_health_attempts": 5,
+        "app_health_interval": 0.2,
+    }
+    questions = {q["variable"]: q for q in survey.build("rollback_app", REPO)["spec"]}
+    for name, value in answers.items():
+        assert name in questions and isinstance(value, survey.DEFAULT_TYPES[questions[name]["type"]])
+    extravars = dict(
+        answers,
+        app_health_urls=["http://127.0.0.1:%d/health" % server.http_port],  # template extra vars
+        awx_job_id=4242,
+        awx_job_template_name="rollback app",
+        awx_user_name="oncall",
+        awx_project_revision="0" * 40,
+        tower_job_id=4242,
+    )
+    (private / "env").mkdir()
+    (private / "env" / "extravars").write_text(unsafe_yaml(extravars))
+    (private / "env" / "cmdline").write_text("--limit web1")
+    # AWX sets no collections path of its own for a project: the project's ansible.cfg must do it.
+    for name in [k for k in os.environ if k.startswith("ANSIBLE_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("PATH", str(BIN) + os.pathsep + os.environ["PATH"])
+    runner = ansible_runner.run(
+        private_data_dir=str(private), playbook="playbooks/rollback_app.yml", ident="4242", quiet=True
+    )
+    stdout = (private / "artifacts" / "4242" / "stdout").read_text()
+    assert (runner.status, runner.rc) == ("successful", 0), stdout[-3000:]
+    assert live_of(web1) == "r2" and live_of(web2) == "r3"  # the limit held
+    artifacts = private / "artifacts" / "4242"
+    assert (artifacts / "rc").read_text() == "0" and (artifacts / "status").read_text() == "successful"
+    events = [json.loads(p.read_text()) for p in sorted((artifacts / "job_events").glob("*.json"))]
+    hosts = {e["event_data"].get("host") for e in events if e["event"].startswith("runner_on_")}
+    assert hosts == {"web1"}
+    switched = [
+        e["event_data"]["res"]
+        for e in events
+        if e["event"] == "runner_on_ok" and e["event_data"].get("task_action") == "emergency.rollback.release"
+    ]
+    assert [(r["from"], r["to"]) for r in switched if r.get("changed")] == [("r3", "r2")]
+    stats = [e for e in events if e["event"] == "playbook_on_stats"]
+    assert stats and stats[0]["event_data"]["failures"] == {}
+    assert (tmp_path / "state-web1" / "journal.jsonl").is_file() and not (tmp_path / "state-web2").exists()
+    [bad] = web1.rglob("bad.json")
+    assert json.loads(bad.read_text())["r3"]["reason"] == REASON  # as typed, not templated
