@@ -126,14 +126,6 @@ def test_fqcn_playbooks_resolve_from_the_installed_collection(tmp_path):
         assert code == 0, output
 
 
-SITE = """
-server {{
-    listen 127.0.0.1:{http_port};
-    root %s/current/public;
-    open_file_cache off;
-    location = /health {{ try_files /health =500; }}
-}}
-"""
 REASON = "checkout 500s {{ lookup('pipe', 'id') }} $HOME"  # must arrive as typed: AWX answers are !unsafe
 
 
@@ -161,7 +153,7 @@ def test_awx_style_job_runs_rollback_app_with_a_limit(checkout, nginx_factory, t
     import ansible_runner
 
     from rollbackctl import survey
-    from tests.harness.app import live_of, make_layout
+    from tests.harness.app import SITE, live_of, make_layout
 
     web1 = make_layout(tmp_path / "web1", ["r1", "r2", "r3"], live="r3")
     web2 = make_layout(tmp_path / "web2", ["r1", "r2", "r3"], live="r3")
