@@ -7,7 +7,7 @@ export PATH := $(BIN):$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/build/collections
 PYTEST_ARGS ?=
 
-.PHONY: help deps venv collection lint sanity test test-fast test-unit test-integration molecule demo bench build clean surveys
+.PHONY: help deps venv collection lint sanity test test-fast test-unit test-integration molecule demo bench build clean surveys ee-context
 
 help:
 	@echo "make demo   - a complete rollback drill against a local sandbox (sets everything up)"
@@ -17,6 +17,7 @@ help:
 	@echo "make lint   - ruff, yamllint, ansible-lint (production), ansible-test sanity"
 	@echo "make bench  - benchmarks, printed as ratios against a baseline run alongside"
 	@echo "make build  - build the collection tarball into build/"
+	@echo "make ee-context - the AWX execution environment build context in build/ee/ (ansible-builder create)"
 	@echo "make surveys - regenerate the AWX survey specs in awx/surveys/ from the roles' argument specs"
 
 deps:
@@ -70,6 +71,12 @@ bench: deps venv collection
 # AWX survey specs are generated from the roles' argument specs; a unit test fails when they drift.
 surveys: venv
 	$(BIN)/rollbackctl survey --write awx/surveys
+
+# The execution environment's build context (ansible-builder create, offline) in build/ee/.
+ee-context: build
+	mkdir -p build/ee-files
+	cp "$$(ls -t build/emergency-rollback-*.tar.gz | head -1)" build/ee-files/emergency-rollback.tar.gz
+	$(BIN)/ansible-builder create -f execution-environment.yml -c build/ee --output-filename Containerfile
 
 build: venv
 	mkdir -p build
