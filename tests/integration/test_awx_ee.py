@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.harness.awx import EE_IMAGE, ee_built
+
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
@@ -70,19 +72,10 @@ def test_introspection_finds_the_collection_requirements(context):
     assert "openssh-client [platform:dpkg]" in system
 
 
-IMAGE = "localhost/rollback-ee:latest"
-
-
-def image_built():
-    if not shutil.which("podman"):
-        return False
-    return subprocess.run(["podman", "image", "exists", IMAGE], capture_output=True, check=False).returncode == 0
-
-
-@pytest.mark.skipif(not image_built(), reason="no %s: make ee builds it (root, podman)" % IMAGE)
+@pytest.mark.skipif(not ee_built(), reason="no %s: make ee builds it (root, podman)" % EE_IMAGE)
 def test_built_image_runs_the_collection():
     def inside(*args):
-        command = ["podman", "run", "--rm", IMAGE, *args]
+        command = ["podman", "run", "--rm", EE_IMAGE, *args]
         return subprocess.run(command, capture_output=True, text=True, check=True).stdout
 
     assert inside("ansible-playbook", "--version").startswith("ansible-playbook [core 2.19.")

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.harness.awx import EE_IMAGE, ee_built
+
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
@@ -148,8 +150,16 @@ def unsafe_yaml(value, indent=""):
     return "%s\n" % json.dumps(value)
 
 
-def test_awx_style_job_runs_rollback_app_with_a_limit(checkout, nginx_factory, tmp_path, monkeypatch):
-    """A job as AWX hands it to ansible-runner: project/ synced, inventory/, env/extravars, env/cmdline."""
+@pytest.mark.parametrize(
+    "where",
+    [
+        "host",
+        pytest.param("ee", marks=pytest.mark.skipif(not ee_built(), reason="no %s: make ee builds it" % EE_IMAGE)),
+    ],
+)
+def test_awx_style_job_runs_rollback_app_with_a_limit(where, checkout, nginx_factory, tmp_path, monkeypatch):
+    """A job as AWX hands it to ansible-runner: project/ synced, inventory/, env/extravars, env/cmdline;
+    on the host, or inside the execution environment image with process isolation as AWX runs it."""
     import ansible_runner
 
     from rollbackctl import survey
@@ -160,7 +170,8 @@ def test_awx_style_job_runs_rollback_app_with_a_limit(checkout, nginx_factory, t
     server = nginx_factory(SITE % web1)
     private = tmp_path / "job"
     shutil.copytree(checkout, private / "project", symlinks=True)
-    host = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
+    python = sys.executable if where == "host" else "/usr/bin/python3"
+    host = {"ansible_connection": "local", "ansible_python_interpreter": python}
     inventory = {
         "web": {
             "hosts": {
@@ -198,13 +209,26 @@ def test_awx_style_job_runs_rollback_app_with_a_limit(checkout, nginx_factory, t
         monkeypatch.delenv(name)
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("PATH", str(BIN) + os.pathsep + os.environ["PATH"])
+    isolation = {}
+    if where == "ee":  # the sandbox (tmp_path, nginx on loopback) seen from inside the container
+        isolation = dict(
+            process_isolation=True,
+            process_isolation_executable="podman",
+            container_image=EE_IMAGE,
+            container_volume_mounts=["%s:%s:Z" % (tmp_path, tmp_path)],
+            # keep-id as AWX does for a rootless podman: the job files belong to the host user (root here)
+            container_options=["--network=host", "--user=0"],
+        )
     runner = ansible_runner.run(
-        private_data_dir=str(private), playbook="playbooks/rollback_app.yml", ident="4242", quiet=True
+        private_data_dir=str(private), playbook="playbooks/rollback_app.yml", ident="4242", quiet=True, **isolation
     )
     stdout = (private / "artifacts" / "4242" / "stdout").read_text()
     assert (runner.status, runner.rc) == ("successful", 0), stdout[-3000:]
     assert live_of(web1) == "r2" and live_of(web2) == "r3"  # the limit held
     artifacts = private / "artifacts" / "4242"
+    command = json.loads((artifacts / "command").read_text())["command"]
+    assert command[0] == ("podman" if where == "ee" else "ansible-playbook")
+    assert (EE_IMAGE in command) == (where == "ee")
     assert (artifacts / "rc").read_text() == "0" and (artifacts / "status").read_text() == "successful"
     events = [json.loads(p.read_text()) for p in sorted((artifacts / "job_events").glob("*.json"))]
     hosts = {e["event_data"].get("host") for e in events if e["event"].startswith("runner_on_")}
