@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness.awx import EE_IMAGE, ee_built
+from tests.harness.awx import EE_IMAGE, clean_environment, copy_checkout, ee_built, run_job
 
 pytestmark = pytest.mark.integration
 
@@ -42,21 +42,7 @@ def syntax_check(playbook, cwd, env):
 
 @pytest.fixture(scope="module")
 def checkout(tmp_path_factory):
-    """The files a clone of the working tree has (tracked and new, not ignored), symlinks kept."""
-    dest = tmp_path_factory.mktemp("project") / "emergency-rollback"
-    listed = subprocess.run(
-        ["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO, capture_output=True, check=True
-    ).stdout.split(b"\0")
-    for name in filter(None, (n.decode() for n in listed)):
-        src = REPO / name
-        if not (src.exists() or src.is_symlink()):
-            continue
-        (dest / name).parent.mkdir(parents=True, exist_ok=True)
-        if src.is_symlink():
-            os.symlink(os.readlink(src), dest / name)
-        else:
-            shutil.copy2(src, dest / name)
-    return dest
+    return copy_checkout(REPO, tmp_path_factory.mktemp("project") / "emergency-rollback")
 
 
 def test_checkout_finds_its_own_collection(checkout, tmp_path):
@@ -131,25 +117,6 @@ def test_fqcn_playbooks_resolve_from_the_installed_collection(tmp_path):
 REASON = "checkout 500s {{ lookup('pipe', 'id') }} $HOME"  # must arrive as typed: AWX answers are !unsafe
 
 
-def unsafe_yaml(value, indent=""):
-    """Extra vars as AWX writes env/extravars: every string tagged !unsafe, so nothing is templated."""
-    if isinstance(value, dict):
-        return "".join(
-            "%s%s:%s"
-            % (
-                indent,
-                k,
-                (" " + unsafe_yaml(v) if not isinstance(v, (dict, list)) else "\n" + unsafe_yaml(v, indent + "  ")),
-            )
-            for k, v in value.items()
-        )
-    if isinstance(value, list):
-        return "".join("%s- %s" % (indent, unsafe_yaml(v)) for v in value)
-    if isinstance(value, str):
-        return "!unsafe %s\n" % json.dumps(value)
-    return "%s\n" % json.dumps(value)
-
-
 @pytest.mark.parametrize(
     "where",
     [
@@ -160,16 +127,12 @@ def unsafe_yaml(value, indent=""):
 def test_awx_style_job_runs_rollback_app_with_a_limit(where, checkout, nginx_factory, tmp_path, monkeypatch):
     """A job as AWX hands it to ansible-runner: project/ synced, inventory/, env/extravars, env/cmdline;
     on the host, or inside the execution environment image with process isolation as AWX runs it."""
-    import ansible_runner
-
     from rollbackctl import survey
     from tests.harness.app import SITE, live_of, make_layout
 
     web1 = make_layout(tmp_path / "web1", ["r1", "r2", "r3"], live="r3")
     web2 = make_layout(tmp_path / "web2", ["r1", "r2", "r3"], live="r3")
     server = nginx_factory(SITE % web1)
-    private = tmp_path / "job"
-    shutil.copytree(checkout, private / "project", symlinks=True)
     python = sys.executable if where == "host" else "/usr/bin/python3"
     host = {"ansible_connection": "local", "ansible_python_interpreter": python}
     inventory = {
@@ -180,8 +143,6 @@ def test_awx_style_job_runs_rollback_app_with_a_limit(where, checkout, nginx_fac
             }
         }
     }
-    (private / "inventory").mkdir()
-    (private / "inventory" / "hosts").write_text(json.dumps(inventory))
     answers = {  # survey answers, as AWX's survey form produces them
         "app_rollback_to": "previous",
         "app_reason": REASON,
@@ -201,14 +162,8 @@ def test_awx_style_job_runs_rollback_app_with_a_limit(where, checkout, nginx_fac
         awx_project_revision="0" * 40,
         tower_job_id=4242,
     )
-    (private / "env").mkdir()
-    (private / "env" / "extravars").write_text(unsafe_yaml(extravars))
-    (private / "env" / "cmdline").write_text("--limit web1")
     # AWX sets no collections path of its own for a project: the project's ansible.cfg must do it.
-    for name in [k for k in os.environ if k.startswith("ANSIBLE_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.setenv("PATH", str(BIN) + os.pathsep + os.environ["PATH"])
+    clean_environment(monkeypatch, tmp_path, BIN)
     isolation = {}
     if where == "ee":  # the sandbox (tmp_path, nginx on loopback) seen from inside the container
         isolation = dict(
@@ -219,13 +174,12 @@ def test_awx_style_job_runs_rollback_app_with_a_limit(where, checkout, nginx_fac
             # keep-id as AWX does for a rootless podman: the job files belong to the host user (root here)
             container_options=["--network=host", "--user=0"],
         )
-    runner = ansible_runner.run(
-        private_data_dir=str(private), playbook="playbooks/rollback_app.yml", ident="4242", quiet=True, **isolation
+    runner, artifacts = run_job(
+        tmp_path / "job", checkout, "playbooks/rollback_app.yml", inventory, extravars, limit="web1", **isolation
     )
-    stdout = (private / "artifacts" / "4242" / "stdout").read_text()
+    stdout = (artifacts / "stdout").read_text()
     assert (runner.status, runner.rc) == ("successful", 0), stdout[-3000:]
     assert live_of(web1) == "r2" and live_of(web2) == "r3"  # the limit held
-    artifacts = private / "artifacts" / "4242"
     command = json.loads((artifacts / "command").read_text())["command"]
     assert command[0] == ("podman" if where == "ee" else "ansible-playbook")
     assert (EE_IMAGE in command) == (where == "ee")
