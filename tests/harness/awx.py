@@ -8,6 +8,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import yaml
+
 EE_IMAGE = "localhost/rollback-ee:latest"
 
 
@@ -34,23 +36,23 @@ def copy_checkout(repo, dest):
     return dest
 
 
-def unsafe_yaml(value, indent=""):
+class _AwxDumper(yaml.SafeDumper):
+    """Values as AWX writes them: strings tagged !unsafe (keys stay plain)."""
+
+
+_AwxDumper.add_representer(str, lambda dumper, value: dumper.represent_scalar("!unsafe", value, style='"'))
+_AwxDumper.add_representer(
+    dict,
+    lambda dumper, mapping: yaml.MappingNode(
+        "tag:yaml.org,2002:map",
+        [(yaml.ScalarNode("tag:yaml.org,2002:str", str(k)), dumper.represent_data(v)) for k, v in mapping.items()],
+    ),
+)
+
+
+def unsafe_yaml(value):
     """Extra vars as AWX writes env/extravars: every string tagged !unsafe, so nothing is templated."""
-    if isinstance(value, dict):
-        return "".join(
-            "%s%s:%s"
-            % (
-                indent,
-                k,
-                (" " + unsafe_yaml(v) if not isinstance(v, (dict, list)) else "\n" + unsafe_yaml(v, indent + "  ")),
-            )
-            for k, v in value.items()
-        )
-    if isinstance(value, list):
-        return "".join("%s- %s" % (indent, unsafe_yaml(v)) for v in value)
-    if isinstance(value, str):
-        return "!unsafe %s\n" % json.dumps(value)
-    return "%s\n" % json.dumps(value)
+    return yaml.dump(value, Dumper=_AwxDumper, sort_keys=False)
 
 
 def render_injectors(credential_type, inputs):
