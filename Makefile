@@ -7,7 +7,7 @@ export PATH := $(BIN):$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/build/collections
 PYTEST_ARGS ?=
 
-.PHONY: help deps venv collection lint sanity test test-fast test-unit test-integration molecule demo bench build clean
+.PHONY: help deps venv collection lint sanity test test-fast test-unit test-integration molecule demo bench build clean surveys ee
 
 help:
 	@echo "make demo   - a complete rollback drill against a local sandbox (sets everything up)"
@@ -17,6 +17,8 @@ help:
 	@echo "make lint   - ruff, yamllint, ansible-lint (production), ansible-test sanity"
 	@echo "make bench  - benchmarks, printed as ratios against a baseline run alongside"
 	@echo "make build  - build the collection tarball into build/"
+	@echo "make ee     - the AWX execution environment image localhost/rollback-ee:latest (root, podman)"
+	@echo "make surveys - regenerate the AWX survey specs in awx/surveys/ from the roles' argument specs"
 
 deps:
 	@bash scripts/install-deps.sh
@@ -51,6 +53,7 @@ test-integration: deps venv collection
 
 molecule: venv collection
 	bash molecule/prepare-hosts.sh
+	VENV_BIN=$(BIN) bash scripts/build-ee.sh
 	PY_COLORS=0 ANSIBLE_FORCE_COLOR=0 $(BIN)/molecule test --all
 
 test-fast: deps venv collection lint
@@ -65,6 +68,15 @@ demo: deps venv collection
 
 bench: deps venv collection
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+# AWX survey specs are generated from the roles' argument specs; a unit test fails when they drift.
+surveys: venv
+	$(BIN)/rollbackctl survey --write awx/surveys
+
+# The AWX execution environment image, rebuilt only when its definition or the collection changed.
+ee: venv
+	bash molecule/prepare-hosts.sh
+	VENV_BIN=$(BIN) bash scripts/build-ee.sh
 
 build: venv
 	mkdir -p build

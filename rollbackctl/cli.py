@@ -23,7 +23,7 @@ from pathlib import Path
 
 import yaml
 
-from rollbackctl import live, report
+from rollbackctl import live, report, survey
 from rollbackctl.collection import (
     UsageError,
     check_inventory,
@@ -146,6 +146,7 @@ def build_parser():
     status.add_argument("--tail", type=int, default=10, help="journal entries per host (default: %(default)s)")
     status.add_argument("--json", action="store_true", help="print the status as JSON")
     report.add_parser(sub, common)
+    survey.add_parser(sub)
     return parser
 
 
@@ -351,6 +352,8 @@ def main(argv=None):
             return cmd_run(args, check=True, diff=True)
         if args.command == "report":
             return report.cmd_report(args)
+        if args.command == "survey":
+            return survey.cmd_survey(args)
         return cmd_status(args)
     except UsageError as err:
         sys.stderr.write("rollbackctl: %s\n" % err)

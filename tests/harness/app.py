@@ -6,6 +6,17 @@ import os
 import subprocess
 from pathlib import Path
 
+# nginx serving an ansistrano layout's current release: /health is 500 when the release lacks it.
+SITE = """
+server {{
+    listen 127.0.0.1:{http_port};
+    root %s/current/public;
+    open_file_cache off;
+    location = /health {{ try_files /health =500; }}
+    location / {{ try_files $uri /index.html =404; }}
+}}
+"""
+
 
 def make_layout(root, ids, live=None, relative=True, broken=(), revision=True):
     """An ansistrano layout: releases/<id>/public/{index.html,health}, current -> live.

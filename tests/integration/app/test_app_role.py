@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness.app import fingerprint, live_of, make_layout
+from tests.harness.app import SITE, fingerprint, live_of, make_layout
 
 pytestmark = pytest.mark.integration
 
@@ -25,16 +25,6 @@ JOURNAL_OK = [
     ("app", "verify", "ok"),
     ("lock", "release", "changed"),
 ]
-
-SITE = """
-server {{
-    listen 127.0.0.1:{http_port};
-    root %s/current/public;
-    open_file_cache off;
-    location = /health {{ try_files /health =500; }}
-    location / {{ try_files $uri /index.html =404; }}
-}}
-"""
 
 
 def inventory(hosts):
