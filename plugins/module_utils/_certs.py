@@ -20,6 +20,8 @@ import socket
 import ssl
 import time
 
+from ansible_collections.emergency.rollback.plugins.module_utils import _nginx
+from ansible_collections.emergency.rollback.plugins.module_utils._nginx import one_line  # noqa: F401 - re-exported
 from ansible_collections.emergency.rollback.plugins.module_utils._snapshot import SnapshotError
 
 try:
@@ -341,11 +343,6 @@ def _read(path):
         return handle.read()
 
 
-def one_line(text, limit=400):
-    text = " | ".join(line.strip() for line in (text or "").strip().splitlines() if line.strip())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 class LiveSet:
     """The files a web server reads: cert, key and (optionally) chain, by path."""
 
@@ -481,11 +478,7 @@ class CertRollback:
         return [nginx, "-t", "-c", p["nginx_conf"]]
 
     def run_test(self, argv):
-        try:
-            rc, out, err = self.module.run_command(argv, handle_exceptions=False)
-        except OSError as exc:  # the binary is missing or not executable
-            return 127, "cannot run %s: %s" % (argv[0], exc.strerror or exc)
-        return rc, one_line(err or out)
+        return _nginx.run(self.module, argv)
 
     # states ----------------------------------------------------------------------------------
 

@@ -1,0 +1,114 @@
+"""maintenance and traffic_weights in-process: rendering, parsing, the nginx -t gate and its revert.
+
+`true` and `false` stand for nginx's test and reload commands; the real nginx runs in
+tests/integration/test_traffic_modules.py.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.emergency.rollback.plugins.module_utils import _nginx
+from ansible_collections.emergency.rollback.plugins.modules import maintenance, traffic_weights
+from tests.harness import modules
+
+POOLS = {"blue": ["10.0.0.1:8080", "10.0.0.2:8080"], "green": ["[::1]:8080", "unix:/run/app.sock"]}
+
+
+def weights_args(tmp_path, weights, **extra):
+    args = {
+        "path": str(tmp_path / "upstream.conf"),
+        "upstream": "shop",
+        "pools": POOLS,
+        "weights": weights,
+        "test_command": ["true"],
+        "reload_command": ["true"],
+        "state_dir": str(tmp_path / "state"),
+    }
+    args.update(extra)
+    return args
+
+
+def test_render_then_parse_gives_the_weights_back():
+    text = traffic_weights.render("shop", POOLS, {"blue": 75, "green": 0}, ["keepalive 16"])
+    assert "    server [::1]:8080 down;\n" in text and "    server 10.0.0.2:8080 weight=75;\n" in text
+    assert text.rstrip().endswith("keepalive 16;\n}".rstrip())
+    assert traffic_weights.pool_weights(POOLS, traffic_weights.parse_weights(text)) == {"blue": 75, "green": 0}
+
+
+def test_parse_reads_hand_written_upstreams():
+    text = (
+        "upstream a {\n  server 10.0.0.1:8080;\n  server 10.0.0.2:8080 max_fails=3 weight=5;\n  server x:1 down;\n}\n"
+    )
+    assert traffic_weights.parse_weights(text) == {"10.0.0.1:8080": 1, "10.0.0.2:8080": 5, "x:1": 0}
+    assert traffic_weights.pool_weights({"p": ["10.0.0.9:1"]}, traffic_weights.parse_weights(text)) == {"p": None}
+
+
+@pytest.mark.parametrize(
+    ("address", "ok"),
+    [
+        ("10.0.0.1:8080", True),
+        ("[::1]:80", True),
+        ("unix:/run/a.sock", True),
+        ("app", True),
+        ("a b:80", False),
+        ("a;b", False),
+        ("", False),
+    ],
+)
+def test_check_address(address, ok):
+    assert _nginx.check_address(address) is ok
+
+
+def test_weights_check_real_again_then_revert_when_test_fails(tmp_path):
+    args = weights_args(tmp_path, {"blue": 1, "green": 0})
+    ok, check = modules.run(traffic_weights, args, check_mode=True)
+    assert ok and check["changed"] and check["previous_weights"] is None and not (tmp_path / "upstream.conf").exists()
+    ok, real = modules.run(traffic_weights, args)
+    assert ok and real["changed"] and real["reloaded"] and real["snapshot"] is None  # nothing was replaced
+    ok, again = modules.run(traffic_weights, args)
+    assert ok and not again["changed"] and again["previous_weights"] == {"blue": 1, "green": 0}
+    live = (tmp_path / "upstream.conf").read_text()
+
+    # nginx -t passes on the live conf, fails on the new one: the file is put back
+    marker = tmp_path / "tested-once"
+    flaky = ["sh", "-c", "test -e %s && echo 'emerg: bad' >&2 && exit 1; touch %s" % (marker, marker)]
+    ok, res = modules.run(traffic_weights, weights_args(tmp_path, {"blue": 0, "green": 1}, test_command=flaky))
+    assert not ok and "the previous file was put back" in res["msg"] and "emerg: bad" in res["msg"]
+    assert (tmp_path / "upstream.conf").read_text() == live
+
+    # a failing reload puts the file back too
+    ok, res = modules.run(traffic_weights, weights_args(tmp_path, {"blue": 0, "green": 1}, reload_command=["false"]))
+    assert not ok and res["msg"].startswith("reloading nginx failed")
+    assert (tmp_path / "upstream.conf").read_text() == live
+
+
+def test_maintenance_page_renders_exceptions_and_escapes_the_body(tmp_path):
+    text = maintenance.render_on(30, "it's down \\ sorry", "text/plain", ["/healthz"], ["::1"])
+    assert "if ($uri = '/healthz') { set $emergency_rollback_maintenance 0; }" in text
+    assert "if ($remote_addr = '::1') { set $emergency_rollback_maintenance 0; }" in text
+    assert "add_header Retry-After 30 always;" in text
+    assert "return 503 'it\\'s down \\\\ sorry';" in text
+    assert maintenance.is_on(text) is True and maintenance.is_on(maintenance.OFF) is False
+    assert maintenance.is_on(None) is None
+
+
+def test_maintenance_off_creates_the_include_file_then_is_unchanged(tmp_path):
+    args = {
+        "path": str(tmp_path / "m.conf"),
+        "state": "disabled",
+        "test_command": ["true"],
+        "reload_command": ["true"],
+        "state_dir": str(tmp_path / "state"),
+    }
+    ok, first = modules.run(maintenance, args)
+    assert ok and first["changed"] and first["enabled_before"] is None and first["enabled"] is False
+    ok, second = modules.run(maintenance, args)
+    assert ok and not second["changed"] and second["enabled_before"] is False
+
+
+def test_missing_directory_is_refused(tmp_path):
+    ok, res = modules.run(
+        traffic_weights, weights_args(tmp_path, {"blue": 1, "green": 1}, path=str(tmp_path / "no/u.conf"))
+    )
+    assert not ok and res["msg"] == "directory of %s does not exist; nothing was changed" % (tmp_path / "no/u.conf")
