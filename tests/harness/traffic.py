@@ -28,7 +28,7 @@ server {{{{
     listen 127.0.0.1:{green};
     location = /healthz {{{{ return 200 "ok\\n"; }}}}
     location = /broken {{{{ return 500 "broken\\n"; }}}}
-    return 200 "green\\n";
+    location / {{{{ return 200 "green\\n"; }}}}
 }}}}
 server {{{{
     listen 127.0.0.1:{{http_port}};
