@@ -40,6 +40,10 @@ def play(lb, state_dir, **role_vars):  # noqa: F811
     ]
 
 
+def last_failure(run):
+    return [r["res"] for rs in run.results.values() for r in rs if r["event"] == "runner_on_failed"][-1]
+
+
 def timed(playbook, plays):
     start = time.monotonic()
     run = playbook(plays)
@@ -114,7 +118,7 @@ def test_failed_gate_puts_the_previous_weights_back(playbook, lb, state_dir):  #
         end = time.monotonic()
         time.sleep(1.0)
     assert run.rc != 0
-    failure = [r["res"] for rs in run.results.values() for r in rs if r["event"] == "runner_on_failed"][-1]
+    failure = last_failure(run)
     assert failure["msg"].startswith("traffic: gradual restore of pool green failed at 25%")
     assert 'put back to {"blue": 1, "green": 0}' in failure["msg"]
     assert lb.upstream.read_text() != before  # now rendered by the module, with the previous weights
@@ -126,6 +130,37 @@ def test_failed_gate_puts_the_previous_weights_back(playbook, lb, state_dir):  #
         {"blue": 75, "green": 25},
         {"blue": 1, "green": 0},
     ]
+
+
+def test_failing_gate_hook_reverts_like_a_failed_health_check(playbook, lb, state_dir, tmp_path):  # noqa: F811
+    hook = tmp_path / "metrics_gate.yml"
+    hook.write_text(
+        "- name: Error rate of the new pool is low enough\n"
+        "  ansible.builtin.assert:\n"
+        "    that: __traffic_step | int < 50\n"
+        "    fail_msg: error rate too high at {{ __traffic_step }}%\n"
+    )
+    run = playbook(
+        play(
+            lb,
+            state_dir,
+            traffic_restore=True,
+            traffic_steps=[25, 50, 100],
+            traffic_soak_seconds=0,
+            traffic_gate_tasks_file=str(hook),
+        )
+    )
+    assert run.rc != 0
+    failure = last_failure(run)
+    assert failure["msg"].startswith("traffic: gradual restore of pool green failed at 50%: error rate too high at 50%")
+    entries = [json.loads(line) for line in (state_dir / "journal.jsonl").read_text().splitlines()]
+    assert [e["to"] for e in entries if e["action"] == "weights"] == [
+        {"blue": 75, "green": 25},
+        {"blue": 50, "green": 50},
+        {"blue": 1, "green": 0},
+    ]
+    assert lb.wait_for(lambda a: a[2] == "blue\n")[2] == "blue\n"
+    assert {lb.get()[2] for _ in range(20)} == {"blue\n"}
 
 
 def test_check_mode_changes_nothing(playbook, lb, state_dir):  # noqa: F811
