@@ -160,6 +160,11 @@ class Staging:
         return dest
 
 
+def snapshot_ref(snapshot_id, path):
+    """The C({id, path}) shape every module returns for a snapshot (docs/vocabulary.md)."""
+    return {"id": snapshot_id, "path": path}
+
+
 class SnapshotStore:
     def __init__(self, root, component):
         if not component or "/" in component or component.startswith("."):
@@ -174,6 +179,10 @@ class SnapshotStore:
 
     def path(self, snapshot_id):
         return os.path.join(self.dir, validate_id(snapshot_id))
+
+    def ref(self, meta):
+        """{id, path} of a snapshot of this store, as modules return it."""
+        return snapshot_ref(meta["id"], self.path(meta["id"]))
 
     def file_path(self, meta, name):
         return os.path.join(self.path(meta["id"]), FILES_DIR, name)
