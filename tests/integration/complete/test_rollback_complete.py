@@ -12,6 +12,7 @@ import pytest
 
 from tests.harness import services
 from tests.harness.app import live_of, make_layout
+from tests.harness.database import new_database
 from tests.harness.traffic import ClientLoop
 
 pytestmark = pytest.mark.integration
@@ -43,7 +44,7 @@ server {{{{
 
 
 class Sandbox:
-    def __init__(self, nginx_factory, redis_server, tmp_path, state_dir):
+    def __init__(self, nginx_factory, redis_server, postgres, task, tmp_path, state_dir):
         self.root = make_layout(tmp_path / "app", ["r1", "r2"], live="r2")  # r2: the bad deploy
         self.app_port = services.free_port()
         self.maintenance = tmp_path / "maintenance.conf"
@@ -60,6 +61,13 @@ class Sandbox:
         self.redis.mset({"page:%d" % i: "bad" for i in range(50)} | {"session:1": "keep"})
         self.redis_port = redis_server.port
         self.state_dir = state_dir
+        # the database: snapshot "good" taken before the deploy, then the bad release lost orders
+        self.postgres = postgres
+        self.db = new_database(postgres)
+        event, res, _ = task("emergency.rollback.pg_snapshot", self.db.params(state_dir=str(state_dir), name="good"))
+        assert event == "runner_on_ok", res
+        self.db.execute("DELETE FROM billing.invoices; DELETE FROM orders")
+        self.bad_db = (self.db.oid(), self.db.counts())
 
     @property
     def http_port(self):
@@ -78,7 +86,7 @@ class Sandbox:
 
     def inventory(self):
         host = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
-        groups = ("web", "caches", "loadbalancers")
+        groups = ("web", "caches", "loadbalancers", "databases")
         return {"all": {"children": {g: {"hosts": {"localhost": host}} for g in groups}}}
 
     def extravars(self, **extra):
@@ -92,6 +100,14 @@ class Sandbox:
             "app_root": str(self.root),
             "app_rollback_to": "r1",
             "app_health_urls": ["http://127.0.0.1:%d/health" % self.app_port],
+            "database_name": self.db.name,
+            "database_login_host": self.postgres.host,
+            "database_login_port": self.postgres.port,
+            "database_login_user": self.postgres.user,
+            "database_login_password": self.postgres.password,
+            "database_bin_dir": str(self.postgres.bin_dir),
+            "database_snapshot_verify": False,
+            "database_restore_snapshot": "good",
             "cache_redis_enabled": True,
             "cache_redis_port": self.redis_port,
             "cache_redis_patterns": ["page:*"],
@@ -112,8 +128,10 @@ class Sandbox:
 
 
 @pytest.fixture
-def sandbox(nginx_factory, redis_server, tmp_path, state_dir):
-    return Sandbox(nginx_factory, redis_server, tmp_path, state_dir)
+def sandbox(nginx_factory, redis_server, postgres, task, tmp_path, state_dir):
+    box = Sandbox(nginx_factory, redis_server, postgres, task, tmp_path, state_dir)
+    yield box
+    box.db.drop_all()
 
 
 def changed_tasks(run):
@@ -138,9 +156,13 @@ def test_complete_rollback_under_load_then_rerun_changes_nothing(playbook, sandb
     assert sandbox.redis.keys("page:*") == [] and sandbox.redis.exists("session:1") == 1
     assert "# maintenance: off" in sandbox.maintenance.read_text()
     assert sandbox.get()[2] == "release r1\n"
+    assert sandbox.db.counts()["orders"] == 50 and sandbox.db.oid() != sandbox.bad_db[0]
     entries = sandbox.journal()
     verdicts = {e["component"]: e["result"] for e in entries if e["action"] == "verify"}
-    assert verdicts == {"app": "ok", "cache": "ok"}, verdicts
+    assert verdicts == {"database": "ok", "app": "ok", "cache": "ok"}, verdicts
+    # the database went back before the app switched
+    order = [e["component"] for e in entries if e["action"] == "verify"]
+    assert order == ["database", "app", "cache"], order
     assert [e["action"] for e in entries if e["component"] == "rollback"] == ["assess"]
     assert not (sandbox.state_dir / "rollback.lock").exists()
 
@@ -152,11 +174,13 @@ def test_complete_rollback_under_load_then_rerun_changes_nothing(playbook, sandb
     bodies = [a.body for a in clients.answers if a.status == 200]
     assert bodies[0] == "release r2" and bodies[-1] == "release r1"
 
-    # a re-run without the maintenance page changes nothing at all
+    # a re-run without the maintenance page changes nothing in any component; the database role
+    # still takes its pre-change snapshot on every run (a new file in the snapshot store)
     again = playbook(COMPLETE, inventory=sandbox.inventory(), extravars=sandbox.extravars(rollback_maintenance=False))
     assert again.rc == 0, again.stdout[-4000:]
-    assert changed_tasks(again) == []
+    assert changed_tasks(again) == [("Snapshot the live database", "localhost")]
     assert live_of(sandbox.root) == "r1"
+    assert sandbox.db.counts()["orders"] == 50
 
 
 def test_failed_verify_reverts_the_whole_stack(playbook, sandbox):
@@ -172,15 +196,19 @@ def test_failed_verify_reverts_the_whole_stack(playbook, sandbox):
     assert "verify:" in msg and "release r9" in msg
     assert "app on localhost: release r1 -> r2" in msg, msg
     assert "cache on localhost: nothing: a cache flush cannot be undone" in msg, msg
+    assert "database on localhost: the pre-rollback database" in msg, msg
+    assert msg.index("app on localhost") < msg.index("database on localhost")  # reverse order
 
     # back at the pre-rollback state: the bad release live, maintenance off, lock free
     assert live_of(sandbox.root) == "r2"
     assert sandbox.get()[2] == "release r2\n"
+    assert (sandbox.db.oid(), sandbox.db.counts()) == sandbox.bad_db
     assert "# maintenance: off" in sandbox.maintenance.read_text()
     assert not (sandbox.state_dir / "rollback.lock").exists()
     entries = sandbox.journal()
     assert ("app", "auto_revert", "reverted") in {(e["component"], e["action"], e["result"]) for e in entries}
-    assert {e["component"] for e in entries if e["action"] == "verify" and e["result"] == "failed"} == {"app", "cache"}
+    failed = {e["component"] for e in entries if e["action"] == "verify" and e["result"] == "failed"}
+    assert failed == {"database", "app", "cache"}
 
 
 def test_partial_app_only_leaves_the_cache_alone(playbook, sandbox):
@@ -192,6 +220,7 @@ def test_partial_app_only_leaves_the_cache_alone(playbook, sandbox):
     assert run.rc == 0, run.stdout[-4000:]
     assert live_of(sandbox.root) == "r1"
     assert len(sandbox.redis.keys("page:*")) == 50
+    assert (sandbox.db.oid(), sandbox.db.counts()) == sandbox.bad_db
     assert {e["component"] for e in sandbox.journal() if e["action"] == "verify"} == {"app"}
 
 
