@@ -229,3 +229,15 @@ def test_partial_requires_components(playbook, sandbox):
     assert run.rc != 0
     assert live_of(sandbox.root) == "r2"
     assert len(sandbox.redis.keys("page:*")) == 50
+
+
+def test_check_diff_changes_nothing(playbook, sandbox):
+    files = (sandbox.maintenance.read_text(), sandbox.upstream.read_text())
+    run = playbook(COMPLETE, inventory=sandbox.inventory(), extravars=sandbox.extravars(), check=True, diff=True)
+    assert run.rc == 0, run.stdout[-4000:]
+    assert live_of(sandbox.root) == "r2"
+    assert len(sandbox.redis.keys("page:*")) == 50
+    assert (sandbox.db.oid(), sandbox.db.counts()) == sandbox.bad_db
+    assert (sandbox.maintenance.read_text(), sandbox.upstream.read_text()) == files
+    assert not (sandbox.state_dir / "rollback.lock").exists()
+    assert "maintenance: on" in run.stdout  # the planned diff of the maintenance page
