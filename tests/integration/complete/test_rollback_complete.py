@@ -241,3 +241,17 @@ def test_check_diff_changes_nothing(playbook, sandbox):
     assert (sandbox.maintenance.read_text(), sandbox.upstream.read_text()) == files
     assert not (sandbox.state_dir / "rollback.lock").exists()
     assert "maintenance: on" in run.stdout  # the planned diff of the maintenance page
+
+
+def test_failed_app_phase_swaps_the_database_back_and_skips_the_rest(playbook, sandbox):
+    run = playbook(COMPLETE, inventory=sandbox.inventory(), extravars=sandbox.extravars(app_rollback_to="r9"))
+    assert run.rc != 0
+    msg = run.result(VERDICT)["msg"]
+    assert "Why: app on localhost:" in msg and "r9" in msg, msg
+    assert "database on localhost: the pre-rollback database" in msg, msg
+    assert "cache on localhost" not in msg  # the phases after the failure did not run
+    assert (sandbox.db.oid(), sandbox.db.counts()) == sandbox.bad_db
+    assert live_of(sandbox.root) == "r2"
+    assert len(sandbox.redis.keys("page:*")) == 50
+    assert "# maintenance: off" in sandbox.maintenance.read_text()
+    assert not (sandbox.state_dir / "rollback.lock").exists()
