@@ -13,6 +13,7 @@ import pytest
 from tests.harness import services
 from tests.harness.app import live_of, make_layout
 from tests.harness.database import new_database
+from tests.harness.providers import STRIPE_KEY, StripeStandIn
 from tests.harness.traffic import ClientLoop
 
 pytestmark = pytest.mark.integration
@@ -21,6 +22,8 @@ REPO = Path(__file__).resolve().parents[3]
 COMPLETE = str(REPO / "playbooks" / "rollback_complete.yml")
 PARTIAL = str(REPO / "playbooks" / "rollback_partial.yml")
 VERDICT = "Fail listing what was reverted and why"
+GOOD_HOOK = "https://shop.example.com/webhooks/stripe"
+BAD_HOOK = "https://shop.example.com/v2/webhooks/stripe"
 
 # The app proxy serves the live release; the load balancer includes the maintenance file and
 # balances the managed upstream (the app proxy). Both are server blocks of one nginx.
@@ -68,6 +71,14 @@ class Sandbox:
         assert event == "runner_on_ok", res
         self.db.execute("DELETE FROM billing.invoices; DELETE FROM orders")
         self.bad_db = (self.db.oid(), self.db.counts())
+        # the provider: the bad release re-pointed the Stripe endpoint at its own URL
+        self.stripe = StripeStandIn(STRIPE_KEY)
+        self.stripe.start()
+        self.hook_id = self.stripe.add(BAD_HOOK, ["charge.failed"])
+
+    @property
+    def hook_url(self):
+        return self.stripe.endpoints[self.hook_id]["url"]
 
     @property
     def http_port(self):
@@ -86,7 +97,7 @@ class Sandbox:
 
     def inventory(self):
         host = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
-        groups = ("web", "caches", "loadbalancers", "databases")
+        groups = ("web", "caches", "loadbalancers", "databases", "webhooks")
         return {"all": {"children": {g: {"hosts": {"localhost": host}} for g in groups}}}
 
     def extravars(self, **extra):
@@ -108,6 +119,18 @@ class Sandbox:
             "database_bin_dir": str(self.postgres.bin_dir),
             "database_snapshot_verify": False,
             "database_restore_snapshot": "good",
+            "webhooks_stripe_api_key": STRIPE_KEY,
+            "webhooks_backoff": 0.01,
+            "webhooks_notify_retries": 0,
+            "webhooks_endpoints": [
+                {
+                    "name": "stripe payments",
+                    "provider": "stripe",
+                    "endpoint_id": self.hook_id,
+                    "url": GOOD_HOOK,
+                    "api_base_url": self.stripe.url,
+                }
+            ],
             "cache_redis_enabled": True,
             "cache_redis_port": self.redis_port,
             "cache_redis_patterns": ["page:*"],
@@ -131,6 +154,7 @@ class Sandbox:
 def sandbox(nginx_factory, redis_server, postgres, task, tmp_path, state_dir):
     box = Sandbox(nginx_factory, redis_server, postgres, task, tmp_path, state_dir)
     yield box
+    box.stripe.stop()
     box.db.drop_all()
 
 
@@ -159,10 +183,12 @@ def test_complete_rollback_under_load_then_rerun_changes_nothing(playbook, sandb
     assert sandbox.db.counts()["orders"] == 50 and sandbox.db.oid() != sandbox.bad_db[0]
     entries = sandbox.journal()
     verdicts = {e["component"]: e["result"] for e in entries if e["action"] == "verify"}
-    assert verdicts == {"database": "ok", "app": "ok", "cache": "ok"}, verdicts
+    assert verdicts == {"database": "ok", "app": "ok", "cache": "ok", "webhooks": "ok"}, verdicts
+    assert sandbox.hook_url == GOOD_HOOK
+    assert STRIPE_KEY not in run.artifacts_text()
     # the database went back before the app switched
     order = [e["component"] for e in entries if e["action"] == "verify"]
-    assert order == ["database", "app", "cache"], order
+    assert order == ["database", "app", "cache", "webhooks"], order
     assert [e["action"] for e in entries if e["component"] == "rollback"] == ["assess"]
     assert not (sandbox.state_dir / "rollback.lock").exists()
 
@@ -197,18 +223,20 @@ def test_failed_verify_reverts_the_whole_stack(playbook, sandbox):
     assert "app on localhost: release r1 -> r2" in msg, msg
     assert "cache on localhost: nothing: a cache flush cannot be undone" in msg, msg
     assert "database on localhost: the pre-rollback database" in msg, msg
-    assert msg.index("app on localhost") < msg.index("database on localhost")  # reverse order
+    assert "webhooks on localhost: endpoint %s back at %s" % (sandbox.hook_id, BAD_HOOK) in msg, msg
+    assert msg.index("webhooks on") < msg.index("app on localhost") < msg.index("database on localhost")  # reverse
 
     # back at the pre-rollback state: the bad release live, maintenance off, lock free
     assert live_of(sandbox.root) == "r2"
     assert sandbox.get()[2] == "release r2\n"
     assert (sandbox.db.oid(), sandbox.db.counts()) == sandbox.bad_db
+    assert sandbox.hook_url == BAD_HOOK
     assert "# maintenance: off" in sandbox.maintenance.read_text()
     assert not (sandbox.state_dir / "rollback.lock").exists()
     entries = sandbox.journal()
     assert ("app", "auto_revert", "reverted") in {(e["component"], e["action"], e["result"]) for e in entries}
     failed = {e["component"] for e in entries if e["action"] == "verify" and e["result"] == "failed"}
-    assert failed == {"database", "app", "cache"}
+    assert failed == {"database", "app", "cache", "webhooks"}
 
 
 def test_partial_app_only_leaves_the_cache_alone(playbook, sandbox):
@@ -221,6 +249,7 @@ def test_partial_app_only_leaves_the_cache_alone(playbook, sandbox):
     assert live_of(sandbox.root) == "r1"
     assert len(sandbox.redis.keys("page:*")) == 50
     assert (sandbox.db.oid(), sandbox.db.counts()) == sandbox.bad_db
+    assert sandbox.hook_url == BAD_HOOK
     assert {e["component"] for e in sandbox.journal() if e["action"] == "verify"} == {"app"}
 
 
@@ -239,6 +268,7 @@ def test_check_diff_changes_nothing(playbook, sandbox):
     assert len(sandbox.redis.keys("page:*")) == 50
     assert (sandbox.db.oid(), sandbox.db.counts()) == sandbox.bad_db
     assert (sandbox.maintenance.read_text(), sandbox.upstream.read_text()) == files
+    assert sandbox.hook_url == BAD_HOOK
     assert not (sandbox.state_dir / "rollback.lock").exists()
     assert "maintenance: on" in run.stdout  # the planned diff of the maintenance page
 
@@ -252,6 +282,6 @@ def test_failed_app_phase_swaps_the_database_back_and_skips_the_rest(playbook, s
     assert "cache on localhost" not in msg  # the phases after the failure did not run
     assert (sandbox.db.oid(), sandbox.db.counts()) == sandbox.bad_db
     assert live_of(sandbox.root) == "r2"
-    assert len(sandbox.redis.keys("page:*")) == 50
+    assert len(sandbox.redis.keys("page:*")) == 50 and sandbox.hook_url == BAD_HOOK
     assert "# maintenance: off" in sandbox.maintenance.read_text()
     assert not (sandbox.state_dir / "rollback.lock").exists()
