@@ -4,6 +4,7 @@ real nginx app proxy serving an ansistrano layout, a real Redis, and a client lo
 from __future__ import annotations
 
 import json
+import ssl
 import sys
 import time
 from pathlib import Path
@@ -14,7 +15,9 @@ from tests.harness import services
 from tests.harness.app import live_of, make_layout
 from tests.harness.database import new_database
 from tests.harness.providers import STRIPE_KEY, StripeStandIn
+from tests.harness.sslcache import pki, tls_site  # noqa: F401 - fixtures
 from tests.harness.traffic import ClientLoop
+from tests.integration.test_ssl_cache_roles import ssl_vars
 
 pytestmark = pytest.mark.integration
 
@@ -47,7 +50,7 @@ server {{{{
 
 
 class Sandbox:
-    def __init__(self, nginx_factory, redis_server, postgres, task, tmp_path, state_dir):
+    def __init__(self, nginx_factory, redis_server, postgres, task, tmp_path, state_dir, tls_site, pki):  # noqa: F811
         self.root = make_layout(tmp_path / "app", ["r1", "r2"], live="r2")  # r2: the bad deploy
         self.app_port = services.free_port()
         self.maintenance = tmp_path / "maintenance.conf"
@@ -75,6 +78,20 @@ class Sandbox:
         self.stripe = StripeStandIn(STRIPE_KEY)
         self.stripe.start()
         self.hook_id = self.stripe.add(BAD_HOOK, ["charge.failed"])
+
+        # the certificates: the bad release installed "current", the rollback target is "good"
+        self.tls, self.pki = tls_site, pki
+        self.bad_tls = tls_site.files()
+
+    def served_certificate(self):
+        """DER of the certificate the TLS site serves now."""
+        pem = ssl.get_server_certificate(("127.0.0.1", self.tls.nginx.https_port))
+        return ssl.PEM_cert_to_DER_cert(pem)
+
+    def certificate_of(self, name):
+        fullchain = self.pki[name].fullchain.read_text()
+        first = fullchain[: fullchain.index("-----END CERTIFICATE-----") + len("-----END CERTIFICATE-----")]
+        return ssl.PEM_cert_to_DER_cert(first)
 
     @property
     def hook_url(self):
@@ -104,44 +121,46 @@ class Sandbox:
         argv = [str(x) for x in self.nginx.argv("-t")], [str(x) for x in self.nginx.argv("-s", "reload")]
         # smoke checks go to the app behind the load balancer: its maintenance page is still on
         app = "http://127.0.0.1:%d" % self.app_port
-        variables = {
-            "rollback_state_dir": str(self.state_dir),
-            # no certificates, database or webhook providers in this sandbox: their groups are empty
-            "rollback_group_ssl": "tls",
-            "app_root": str(self.root),
-            "app_rollback_to": "r1",
-            "app_health_urls": ["http://127.0.0.1:%d/health" % self.app_port],
-            "database_name": self.db.name,
-            "database_login_host": self.postgres.host,
-            "database_login_port": self.postgres.port,
-            "database_login_user": self.postgres.user,
-            "database_login_password": self.postgres.password,
-            "database_bin_dir": str(self.postgres.bin_dir),
-            "database_snapshot_verify": False,
-            "database_restore_snapshot": "good",
-            "webhooks_stripe_api_key": STRIPE_KEY,
-            "webhooks_backoff": 0.01,
-            "webhooks_notify_retries": 0,
-            "webhooks_endpoints": [
-                {
-                    "name": "stripe payments",
-                    "provider": "stripe",
-                    "endpoint_id": self.hook_id,
-                    "url": GOOD_HOOK,
-                    "api_base_url": self.stripe.url,
-                }
-            ],
-            "cache_redis_enabled": True,
-            "cache_redis_port": self.redis_port,
-            "cache_redis_patterns": ["page:*"],
-            "traffic_test_command": argv[0],
-            "traffic_reload_command": argv[1],
-            "traffic_maintenance_path": str(self.maintenance),
-            "traffic_maintenance_retry_after": 9,
-            "traffic_maintenance_allow_paths": ["/health"],
-            "traffic_upstream_path": str(self.upstream),
-            "rollback_smoke_checks": [{"url": app + "/", "status": 200, "body_regex": "release r1"}],
-        }
+        variables = ssl_vars(self.tls, self.state_dir, self.pki["good"])
+        del variables["rollback_hosts"]
+        variables.update(
+            {
+                "rollback_state_dir": str(self.state_dir),
+                "app_root": str(self.root),
+                "app_rollback_to": "r1",
+                "app_health_urls": ["http://127.0.0.1:%d/health" % self.app_port],
+                "database_name": self.db.name,
+                "database_login_host": self.postgres.host,
+                "database_login_port": self.postgres.port,
+                "database_login_user": self.postgres.user,
+                "database_login_password": self.postgres.password,
+                "database_bin_dir": str(self.postgres.bin_dir),
+                "database_snapshot_verify": False,
+                "database_restore_snapshot": "good",
+                "webhooks_stripe_api_key": STRIPE_KEY,
+                "webhooks_backoff": 0.01,
+                "webhooks_notify_retries": 0,
+                "webhooks_endpoints": [
+                    {
+                        "name": "stripe payments",
+                        "provider": "stripe",
+                        "endpoint_id": self.hook_id,
+                        "url": GOOD_HOOK,
+                        "api_base_url": self.stripe.url,
+                    }
+                ],
+                "cache_redis_enabled": True,
+                "cache_redis_port": self.redis_port,
+                "cache_redis_patterns": ["page:*"],
+                "traffic_test_command": argv[0],
+                "traffic_reload_command": argv[1],
+                "traffic_maintenance_path": str(self.maintenance),
+                "traffic_maintenance_retry_after": 9,
+                "traffic_maintenance_allow_paths": ["/health"],
+                "traffic_upstream_path": str(self.upstream),
+                "rollback_smoke_checks": [{"url": app + "/", "status": 200, "body_regex": "release r1"}],
+            }
+        )
         variables.update(extra)
         return variables
 
@@ -151,8 +170,8 @@ class Sandbox:
 
 
 @pytest.fixture
-def sandbox(nginx_factory, redis_server, postgres, task, tmp_path, state_dir):
-    box = Sandbox(nginx_factory, redis_server, postgres, task, tmp_path, state_dir)
+def sandbox(nginx_factory, redis_server, postgres, task, tmp_path, state_dir, tls_site, pki):  # noqa: F811
+    box = Sandbox(nginx_factory, redis_server, postgres, task, tmp_path, state_dir, tls_site, pki)
     yield box
     box.stripe.stop()
     box.db.drop_all()
@@ -183,12 +202,13 @@ def test_complete_rollback_under_load_then_rerun_changes_nothing(playbook, sandb
     assert sandbox.db.counts()["orders"] == 50 and sandbox.db.oid() != sandbox.bad_db[0]
     entries = sandbox.journal()
     verdicts = {e["component"]: e["result"] for e in entries if e["action"] == "verify"}
-    assert verdicts == {"database": "ok", "app": "ok", "cache": "ok", "webhooks": "ok"}, verdicts
+    assert verdicts == {"database": "ok", "app": "ok", "ssl": "ok", "cache": "ok", "webhooks": "ok"}, verdicts
     assert sandbox.hook_url == GOOD_HOOK
+    assert sandbox.served_certificate() == sandbox.certificate_of("good")
     assert STRIPE_KEY not in run.artifacts_text()
     # the database went back before the app switched
     order = [e["component"] for e in entries if e["action"] == "verify"]
-    assert order == ["database", "app", "cache", "webhooks"], order
+    assert order == ["database", "app", "ssl", "cache", "webhooks"], order
     assert [e["action"] for e in entries if e["component"] == "rollback"] == ["assess"]
     assert not (sandbox.state_dir / "rollback.lock").exists()
 
@@ -223,6 +243,7 @@ def test_failed_verify_reverts_the_whole_stack(playbook, sandbox):
     assert "app on localhost: release r1 -> r2" in msg, msg
     assert "cache on localhost: nothing: a cache flush cannot be undone" in msg, msg
     assert "database on localhost: the pre-rollback database" in msg, msg
+    assert "ssl on localhost: the previous certificate set" in msg, msg
     assert "webhooks on localhost: endpoint %s back at %s" % (sandbox.hook_id, BAD_HOOK) in msg, msg
     assert msg.index("webhooks on") < msg.index("app on localhost") < msg.index("database on localhost")  # reverse
 
@@ -231,12 +252,14 @@ def test_failed_verify_reverts_the_whole_stack(playbook, sandbox):
     assert sandbox.get()[2] == "release r2\n"
     assert (sandbox.db.oid(), sandbox.db.counts()) == sandbox.bad_db
     assert sandbox.hook_url == BAD_HOOK
+    assert sandbox.tls.files() == sandbox.bad_tls
+    assert sandbox.served_certificate() == sandbox.certificate_of("current")
     assert "# maintenance: off" in sandbox.maintenance.read_text()
     assert not (sandbox.state_dir / "rollback.lock").exists()
     entries = sandbox.journal()
     assert ("app", "auto_revert", "reverted") in {(e["component"], e["action"], e["result"]) for e in entries}
     failed = {e["component"] for e in entries if e["action"] == "verify" and e["result"] == "failed"}
-    assert failed == {"database", "app", "cache", "webhooks"}
+    assert failed == {"database", "app", "ssl", "cache", "webhooks"}
 
 
 def test_partial_app_only_leaves_the_cache_alone(playbook, sandbox):
@@ -249,7 +272,7 @@ def test_partial_app_only_leaves_the_cache_alone(playbook, sandbox):
     assert live_of(sandbox.root) == "r1"
     assert len(sandbox.redis.keys("page:*")) == 50
     assert (sandbox.db.oid(), sandbox.db.counts()) == sandbox.bad_db
-    assert sandbox.hook_url == BAD_HOOK
+    assert sandbox.hook_url == BAD_HOOK and sandbox.tls.files() == sandbox.bad_tls
     assert {e["component"] for e in sandbox.journal() if e["action"] == "verify"} == {"app"}
 
 
@@ -268,7 +291,7 @@ def test_check_diff_changes_nothing(playbook, sandbox):
     assert len(sandbox.redis.keys("page:*")) == 50
     assert (sandbox.db.oid(), sandbox.db.counts()) == sandbox.bad_db
     assert (sandbox.maintenance.read_text(), sandbox.upstream.read_text()) == files
-    assert sandbox.hook_url == BAD_HOOK
+    assert sandbox.hook_url == BAD_HOOK and sandbox.tls.files() == sandbox.bad_tls
     assert not (sandbox.state_dir / "rollback.lock").exists()
     assert "maintenance: on" in run.stdout  # the planned diff of the maintenance page
 
@@ -283,5 +306,6 @@ def test_failed_app_phase_swaps_the_database_back_and_skips_the_rest(playbook, s
     assert (sandbox.db.oid(), sandbox.db.counts()) == sandbox.bad_db
     assert live_of(sandbox.root) == "r2"
     assert len(sandbox.redis.keys("page:*")) == 50 and sandbox.hook_url == BAD_HOOK
+    assert sandbox.tls.files() == sandbox.bad_tls
     assert "# maintenance: off" in sandbox.maintenance.read_text()
     assert not (sandbox.state_dir / "rollback.lock").exists()
