@@ -14,7 +14,7 @@ import pytest
 from tests.harness import services
 from tests.harness.app import live_of, make_layout
 from tests.harness.database import new_database
-from tests.harness.providers import STRIPE_KEY, StripeStandIn
+from tests.harness.providers import STRIPE_KEY, SlackStandIn, StripeStandIn
 from tests.harness.sslcache import pki, tls_site  # noqa: F401 - fixtures
 from tests.harness.traffic import ClientLoop
 from tests.integration.test_ssl_cache_roles import ssl_vars
@@ -78,6 +78,8 @@ class Sandbox:
         self.stripe = StripeStandIn(STRIPE_KEY)
         self.stripe.start()
         self.hook_id = self.stripe.add(BAD_HOOK, ["charge.failed"])
+        self.slack = SlackStandIn()
+        self.slack.start()
 
         # the certificates: the bad release installed "current", the rollback target is "good"
         self.tls, self.pki = tls_site, pki
@@ -174,6 +176,7 @@ def sandbox(nginx_factory, redis_server, postgres, task, tmp_path, state_dir, tl
     box = Sandbox(nginx_factory, redis_server, postgres, task, tmp_path, state_dir, tls_site, pki)
     yield box
     box.stripe.stop()
+    box.slack.stop()
     box.db.drop_all()
 
 
@@ -190,7 +193,11 @@ def test_complete_rollback_under_load_then_rerun_changes_nothing(playbook, sandb
     assert sandbox.get()[2] == "release r2\n"
     with ClientLoop(sandbox) as clients:
         time.sleep(0.3)
-        run = playbook(COMPLETE, inventory=sandbox.inventory(), extravars=sandbox.extravars())
+        run = playbook(
+            COMPLETE,
+            inventory=sandbox.inventory(),
+            extravars=sandbox.extravars(webhooks_notify_slack_url=sandbox.slack.hook_url),
+        )
         time.sleep(1.0)
     assert run.rc == 0, run.stdout[-4000:]
 
@@ -205,7 +212,11 @@ def test_complete_rollback_under_load_then_rerun_changes_nothing(playbook, sandb
     assert verdicts == {"database": "ok", "app": "ok", "ssl": "ok", "cache": "ok", "webhooks": "ok"}, verdicts
     assert sandbox.hook_url == GOOD_HOOK
     assert sandbox.served_certificate() == sandbox.certificate_of("good")
-    assert STRIPE_KEY not in run.artifacts_text()
+    assert STRIPE_KEY not in run.artifacts_text() and sandbox.slack.path not in run.artifacts_text()
+    # announced once at the start and once at the end (the webhooks role announces its own run too)
+    texts = [json.dumps(r.json()) for r in sandbox.slack.seen("POST")]
+    assert len([t for t in texts if "complete rollback started" in t]) == 1, texts
+    assert len([t for t in texts if "complete rollback succeeded" in t]) == 1, texts
     # the database went back before the app switched
     order = [e["component"] for e in entries if e["action"] == "verify"]
     assert order == ["database", "app", "ssl", "cache", "webhooks"], order
