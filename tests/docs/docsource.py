@@ -104,7 +104,14 @@ def play_hosts_default(playbook):
     """The group each play of a playbook targets when rollback_hosts is not set."""
     out = []
     for play in yaml.safe_load(playbook.read_text()):
+        if "hosts" not in play:  # import_playbook: the imported file is read on its own
+            continue
         pattern = play["hosts"]
-        m = re.fullmatch(r"\{\{\s*rollback_hosts\s*\|\s*default\('([^']+)'\)\s*\}\}", pattern)
-        out.append(m.group(1) if m else pattern)
+        if pattern == "localhost":  # implicit, in no inventory
+            continue
+        if "{{" not in pattern:
+            out.append(pattern)
+            continue
+        # A templated pattern targets the defaults of the variables that name its groups.
+        out.extend(re.findall(r"rollback_(?:hosts|group_\w+)\s*\|\s*default\('([^']+)'\)", pattern))
     return out
