@@ -357,7 +357,7 @@ def add_parser(sub, common):
 
 def fetch_entries(args):
     """Every journal entry of every host, read with the status playbook (journal_info, all lines)."""
-    from rollbackctl.cli import execute, new_run_id, outcome, parse_extra_vars
+    from rollbackctl.cli import execute, new_run_id, parse_extra_vars
 
     root = find_collection()
     extravars = parse_extra_vars(args.extra_vars)
@@ -377,8 +377,9 @@ def fetch_entries(args):
                 if entry.get("host") != data.get("host"):
                     entry["machine"], entry["host"] = entry.get("host"), data.get("host")
                 entries.append(entry)
-    failed = outcome(runner)
-    return wanted, entries, sorted(set(unread) | set(failed))
+    stats = runner.stats or {}
+    failed = set(stats.get("failures", {})) | set(stats.get("dark", {}))
+    return wanted, entries, sorted(set(unread) | failed)
 
 
 def cmd_report(args):
