@@ -575,7 +575,7 @@ class CertRollback:
         before_info = self._info(current)
         restored_from = source.pop("ref", None)
         out = dict(
-            state="restored",
+            state=p["state"],
             source=source,
             fingerprint_before=live_fp,
             before=summary(before_info),
@@ -624,6 +624,9 @@ class CertRollback:
         out.update(fingerprint_after=info["fingerprint"], after=summary(info), checks=info["checks"])
         out.update(self._flat(info))
         diff = dict(before=summary(before_info) or {"fingerprint": live_fp}, after=summary(info))
+        if p["state"] == "validated":
+            out["state"] = "validated"
+            self.module.exit_json(changed=False, snapshot=None, **out)
         if self.module.check_mode:
             self.module.exit_json(changed=True, snapshot=None, diff=diff, **out)
 

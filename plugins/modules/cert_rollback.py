@@ -49,8 +49,10 @@ options:
   state:
     description:
       - V(restored) puts the candidate live; V(snapshot) snapshots the live set.
+      - V(validated) checks the candidate exactly as V(restored) would before its swap and changes
+        nothing (a read-only question: a role asks it in its preflight, before any component changes).
     type: str
-    choices: [restored, snapshot]
+    choices: [restored, snapshot, validated]
     default: restored
   cert_path:
     description:
@@ -296,7 +298,7 @@ def main():
     module = AnsibleModule(
         argument_spec=with_common(
             dict(
-                state=dict(type="str", choices=["restored", "snapshot"], default="restored"),
+                state=dict(type="str", choices=["restored", "snapshot", "validated"], default="restored"),
                 cert_path=dict(type="path", required=True),
                 key_path=dict(type="path", required=True, no_log=False),
                 chain_path=dict(type="path"),
@@ -325,7 +327,8 @@ def main():
     if p["min_remaining_days"] < 0:
         module.fail_json(msg="cert_rollback: min_remaining_days must be 0 or more; nothing was changed")
     store = SnapshotStore.in_state_dir(p["state_dir"], "ssl")
-    step = Step(module, "ssl", "cert_" + ("snapshot" if p["state"] == "snapshot" else "restore"))
+    actions = {"snapshot": "cert_snapshot", "validated": "cert_validate", "restored": "cert_restore"}
+    step = Step(module, "ssl", actions[p["state"]])
     rollback = _certs.CertRollback(module, store, step, _atomic.write_file)
     if p["state"] == "snapshot":
         rollback.take_snapshot()

@@ -122,3 +122,15 @@ def test_test_command_that_cannot_run_refuses_cleanly(live, pki, state_dir):  # 
     status, res = run(args)
     assert status == "failed" and "cannot run /nonexistent/nginx" in res["msg"] and "nothing was swapped" in res["msg"]
     assert files(live) == before
+
+
+def test_validated_answers_without_changing_anything(live, pki, state_dir):  # noqa: F811
+    before = files(live)
+    status, res = run(base(live, pki, state_dir, state="validated", **pki["ec"].src_args()))
+    assert status == "ok" and res["changed"] is False and res["state"] == "validated"
+    assert res["fingerprint_after"] == pki["ec"].fingerprint and res["snapshot"] is None
+    assert files(live) == before
+    assert not (state_dir / "snapshots").exists() or not any((state_dir / "snapshots").rglob("meta.json"))
+    status, res = run(base(live, pki, state_dir, state="validated", **pki["expired"].src_args()))
+    assert status == "failed" and "certificate expired on" in res["msg"] and "untouched" in res["msg"]
+    assert files(live) == before
