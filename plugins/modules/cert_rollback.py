@@ -50,7 +50,7 @@ options:
     description:
       - V(restored) puts the candidate live; V(snapshot) snapshots the live set.
       - V(validated) checks the candidate exactly as V(restored) would before its swap and changes
-        nothing (a read-only question: a role asks it in its preflight, before any component changes).
+        nothing; a read-only question a role asks in its preflight, before any component changes.
     type: str
     choices: [restored, snapshot, validated]
     default: restored
