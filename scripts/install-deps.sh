@@ -16,6 +16,7 @@ ls /usr/lib/postgresql/*/bin/pg_dump >/dev/null 2>&1 || need+=(postgresql-client
 have prometheus /usr/bin/prometheus || need+=(prometheus)
 have prometheus-alertmanager /usr/bin/prometheus-alertmanager || need+=(prometheus-alertmanager)
 have chromium /usr/bin/chromium || need+=(chromium)
+have tmux /usr/bin/tmux || need+=(tmux)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi
