@@ -175,13 +175,17 @@ def recap(proc):
     return out
 
 
-def ran_on_sandbox(proc):
-    """Exit 0, and the play matched the sandbox host and failed nowhere."""
+def ran_on_sandbox(proc, controller=False, unmatched=False):
+    """Exit 0, and the play matched the sandbox host and failed nowhere.
+
+    controller: the complete rollback's announce and verdict plays also run on localhost.
+    unmatched: a partial rollback skips the plays of the components it leaves out."""
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
-    assert "no hosts matched" not in proc.stdout + proc.stderr
+    assert unmatched or "no hosts matched" not in proc.stdout + proc.stderr
     stats = recap(proc)
-    assert set(stats) == {"sandbox"}, proc.stdout[-2000:]
-    assert stats["sandbox"]["failed"] == 0 and stats["sandbox"]["unreachable"] == 0
+    assert set(stats) == ({"sandbox", "localhost"} if controller else {"sandbox"}), proc.stdout[-2000:]
+    for host in stats.values():
+        assert host["failed"] == 0 and host["unreachable"] == 0
     return stats["sandbox"]
 
 
@@ -457,8 +461,8 @@ def database_previous(block, box):
     assert box.sql("SELECT name FROM users WHERE name LIKE 'docs-%' ORDER BY id") == [("docs-previous",)]
 
 
-def database_alembic(block, box):
-    box.reset_app(RELEASES[2])
+def alembic_at_head(box):
+    """The bad release carries the Alembic project; shop is migrated to its head, 0003_audit."""
     release = box.root / "releases" / RELEASES[2]
     if not (release / "alembic.ini").exists():
         make_alembic_project(release)
@@ -473,6 +477,11 @@ def database_alembic(block, box):
         capture_output=True,
     )
     assert box.sql("SELECT version_num FROM alembic_version") == [("0003_audit",)]
+
+
+def database_alembic(block, box):
+    box.reset_app(RELEASES[2])
+    alembic_at_head(box)
     (command,) = commands(block)
     ran_on_sandbox(box.sh(substitute(command, box)))
     assert box.sql("SELECT version_num FROM alembic_version") == [("0002_email",)]
@@ -551,6 +560,80 @@ def webhooks_command(block, box):
     assert BLUE % "stripe" in proc.stdout and GREEN % "stripe" in proc.stdout, "no before/after diff"
     assert box.stripe.endpoints[STRIPE_ID]["url"] == GREEN % "stripe"
     assert [s["notification_url"] for s in box.square.subscriptions.values()] == [GREEN % "square"]
+
+
+def readme_complete(block, box):
+    complete, partial = [substitute(c, box) for c in commands(block)]
+    # What a production inventory's group_vars hold for the roles: the sandbox's services.json.
+    # The example's TLS site serves the `current` set; the good set is its *.backup.
+    saved = dict(box.sandbox.vars)
+    tls = box.path / "tls"
+    tls_current(box)
+    webhooks_setup(box)
+    box.sandbox.write_services(
+        ssl_cert_path=str(tls / "app.crt"),
+        ssl_key_path=str(tls / "app.key"),
+        ssl_src_cert=str(tls / "app.crt.backup"),
+        ssl_src_key=str(tls / "app.key.backup"),
+        ssl_key_passphrase=pki_mod.PASSPHRASE,
+        ssl_expected_names=list(pki_mod.NAMES),
+        cache_redis_enabled=True,
+        cache_redis_password=REDIS_PASSWORD,
+        cache_redis_patterns=["page:*"],
+        webhooks_stripe_api_key=STRIPE_KEY,
+        webhooks_endpoints=[
+            {"provider": "stripe", "endpoint_id": STRIPE_ID, "url": BLUE % "stripe", "api_base_url": box.stripe.url}
+        ],
+    )
+    client = box.redis.client()
+    journal = box.path / "state/journal.jsonl"
+    try:
+        # The complete run: every component back, verified, the hosts matched.
+        box.reset_app(RELEASES[2])
+        alembic_at_head(box)
+        client.flushdb()
+        client.mset({"page:1": "bad", "session:1": "keep"})
+        assert box.health() == 500
+        seen = len(journal.read_text().splitlines()) if journal.exists() else 0
+        ran_on_sandbox(box.sh(complete), controller=True)
+        assert box.live() == RELEASES[1] and box.health() == 200
+        assert box.sql("SELECT version_num FROM alembic_version") == [("0002_email",)]
+        assert (tls / "app.crt").read_bytes() == (tls / "app.crt.backup").read_bytes()
+        assert sorted(k.decode() for k in client.keys("*")) == ["session:1"]
+        assert box.stripe.endpoints[STRIPE_ID]["url"] == BLUE % "stripe"
+        entries = [json.loads(line) for line in journal.read_text().splitlines()[seen:]]
+        verdicts = {e["component"]: e["result"] for e in entries if e["action"] == "verify"}
+        assert verdicts == dict.fromkeys(["database", "app", "ssl", "cache", "webhooks"], "ok"), verdicts
+
+        # The partial run: app and cache only; the database, certificate and endpoint stay.
+        box.reset_app(RELEASES[2])
+        alembic_at_head(box)
+        client.mset({"page:1": "bad"})
+        box.stripe.endpoints[STRIPE_ID]["url"] = GREEN % "stripe"
+        tls_before = (tls / "app.crt").read_bytes()
+        seen = len(journal.read_text().splitlines())
+        ran_on_sandbox(box.sh(partial), controller=True, unmatched=True)
+        assert box.live() == RELEASES[1] and box.health() == 200
+        assert sorted(k.decode() for k in client.keys("*")) == ["session:1"]
+        assert box.sql("SELECT version_num FROM alembic_version") == [("0003_audit",)]
+        assert (tls / "app.crt").read_bytes() == tls_before
+        assert box.stripe.endpoints[STRIPE_ID]["url"] == GREEN % "stripe"
+        entries = [json.loads(line) for line in journal.read_text().splitlines()[seen:]]
+        assert {e["component"] for e in entries if e["action"] == "verify"} == {"app", "cache"}
+    finally:
+        # The sandbox as the other examples expect it: their own settings, the `current` TLS set.
+        box.sandbox.vars.clear()
+        box.sandbox.write_services(**saved)
+        tls_current(box)
+
+
+def tls_current(box):
+    """The TLS site back at the `current` set the fixture installed."""
+    tls = box.path / "tls"
+    shutil.copyfile(box.pki["current"].fullchain, tls / "app.crt")
+    shutil.copyfile(box.pki["current"].key, tls / "app.key")
+    (tls / "app.key").chmod(0o600)
+    box.sandbox.nginx.reload()
 
 
 def traffic_role(box, name, **role_vars):
@@ -633,6 +716,7 @@ CHECKS = {
     ("README.md", "module_defaults:"): readme_module_defaults,
     ("README.md", "ansible-galaxy collection install"): readme_install,
     ("README.md", "rollbackctl run verify"): readme_rollbackctl,
+    ("README.md", "emergency.rollback.rollback_complete"): readme_complete,
     ("roles/app/README.md", "- role: emergency.rollback.app"): app_play,
     ("roles/app/README.md", "rollbackctl run app"): app_commands,
     ("roles/cache/README.md", "- role: emergency.rollback.cache"): cache_play,
