@@ -70,7 +70,9 @@ class Sandbox:
         # the database: snapshot "good" taken before the deploy, then the bad release lost orders
         self.postgres = postgres
         self.db = new_database(postgres)
-        event, res, _ = task("emergency.rollback.pg_snapshot", self.db.params(state_dir=str(state_dir), snapshot_id="good"))
+        event, res, _ = task(
+            "emergency.rollback.pg_snapshot", self.db.params(state_dir=str(state_dir), snapshot_id="good")
+        )
         assert event == "runner_on_ok", res
         self.db.execute("DELETE FROM billing.invoices; DELETE FROM orders")
         self.bad_db = (self.db.oid(), self.db.counts())
