@@ -93,11 +93,7 @@ class LiveView(Progress):
 
     def _record(self, kind, data):
         res = data.get("res") or {}
-        status = STATUS[kind]
-        if status == "ok" and res.get("changed"):
-            status = "changed"
-        if status == "failed" and data.get("ignore_errors"):
-            status = "ignored"
+        status = self.status_of(kind, data)
         host, task = data.get("host", "?"), data.get("task") or data.get("task_action", "")
         message = (
             res.get("msg") or res.get("stderr") or res.get("reason") or ""

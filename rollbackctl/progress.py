@@ -51,13 +51,19 @@ class Progress:
             self._result(kind, data)
         return True
 
+    @staticmethod
+    def status_of(kind, data):
+        """ok / changed / failed / ignored / skipped / unreachable of one result event."""
+        status = STATUS[kind]
+        if status == "ok" and (data.get("res") or {}).get("changed"):
+            return "changed"
+        if status == "failed" and data.get("ignore_errors"):
+            return "ignored"
+        return status
+
     def _result(self, kind, data):
         res = data.get("res") or {}
-        status = STATUS[kind]
-        if status == "ok" and res.get("changed"):
-            status = "changed"
-        if status == "failed" and data.get("ignore_errors"):
-            status = "ignored"
+        status = self.status_of(kind, data)
         duration = data.get("duration")
         message = ""
         if status in ("failed", "unreachable", "ignored"):
