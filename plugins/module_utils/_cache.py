@@ -31,6 +31,22 @@ class CacheError(Exception):
 # --- Redis --------------------------------------------------------------------------------------
 
 
+def redis_argument_spec():
+    """The connection options of the cache modules (doc fragment emergency.rollback._redis)."""
+    return dict(
+        host=dict(type="str", default="127.0.0.1"),
+        port=dict(type="int"),
+        redis_db=dict(type="int", default=0),
+        username=dict(type="str"),
+        password=dict(type="str", no_log=True),
+        tls=dict(type="bool", default=False),
+        ca_path=dict(type="path"),
+        validate_certs=dict(type="bool", default=True),
+        batch_size=dict(type="int", default=1000),
+        timeout=dict(type="float", default=10.0),
+    )
+
+
 def redis_client(
     host, port, db=0, password=None, username=None, tls=False, ca_path=None, validate_certs=True, timeout=10.0
 ):

@@ -25,6 +25,7 @@ author:
   - emergency.rollback maintainers (@emergency-rollback)
 extends_documentation_fragment:
   - emergency.rollback._common
+  - emergency.rollback._redis
 attributes:
   check_mode:
     support: full
@@ -40,34 +41,6 @@ options:
     type: str
     choices: [redis, memcached, cdn]
     required: true
-  host:
-    description: Redis or memcached server address.
-    type: str
-    default: 127.0.0.1
-  port:
-    description: Redis or memcached port. Defaults to 6379 for Redis and 11211 for memcached.
-    type: int
-  redis_db:
-    description: Redis database number.
-    type: int
-    default: 0
-  username:
-    description: Redis ACL user name.
-    type: str
-  password:
-    description: Redis password.
-    type: str
-  tls:
-    description: Connect to Redis over TLS.
-    type: bool
-    default: false
-  ca_path:
-    description: CA bundle to verify the Redis server's TLS certificate with.
-    type: path
-  validate_certs:
-    description: Verify the TLS certificate of Redis or of the CDN API.
-    type: bool
-    default: true
   patterns:
     description:
       - Redis key patterns (glob style, as SCAN MATCH takes them) whose keys are deleted.
@@ -85,14 +58,6 @@ options:
         is the mode.
       - Mutually exclusive with O(patterns) and O(flushdb).
     type: bool
-  batch_size:
-    description: SCAN COUNT hint and the most keys per UNLINK.
-    type: int
-    default: 1000
-  timeout:
-    description: Seconds for each network operation.
-    type: float
-    default: 10.0
   url:
     description:
       - CDN purge API URL. Put credentials in O(token) or O(headers), never in the URL.
@@ -459,20 +424,11 @@ def main():
     module = AnsibleModule(
         argument_spec=with_common(
             dict(
+                **_cache.redis_argument_spec(),
                 backend=dict(type="str", choices=["redis", "memcached", "cdn"], required=True),
-                host=dict(type="str", default="127.0.0.1"),
-                port=dict(type="int"),
-                redis_db=dict(type="int", default=0),
-                username=dict(type="str"),
-                password=dict(type="str", no_log=True),
-                tls=dict(type="bool", default=False),
-                ca_path=dict(type="path"),
-                validate_certs=dict(type="bool", default=True),
                 patterns=dict(type="list", elements="str"),
                 flushdb=dict(type="bool"),
                 flushall=dict(type="bool"),
-                batch_size=dict(type="int", default=1000),
-                timeout=dict(type="float", default=10.0),
                 url=dict(type="str"),
                 method=dict(type="str", default="POST", choices=["POST", "PURGE", "DELETE", "PUT", "GET"]),
                 headers=dict(type="dict", default={}),

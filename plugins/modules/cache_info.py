@@ -20,6 +20,7 @@ author:
   - emergency.rollback maintainers (@emergency-rollback)
 extends_documentation_fragment:
   - emergency.rollback._common
+  - emergency.rollback._redis
 requirements:
   - redis (Python library) for O(backend=redis)
 attributes:
@@ -35,47 +36,11 @@ options:
     type: str
     choices: [redis, memcached]
     required: true
-  host:
-    description: Host of the cache server.
-    type: str
-    default: 127.0.0.1
-  port:
-    description: Port of the cache server; default C(6379) for Redis, C(11211) for memcached.
-    type: int
-  redis_db:
-    description: Redis database number.
-    type: int
-    default: 0
-  username:
-    description: Redis ACL user name.
-    type: str
-  password:
-    description: Redis password.
-    type: str
-  tls:
-    description: Connect to Redis over TLS.
-    type: bool
-    default: false
-  ca_path:
-    description: CA bundle to verify the Redis server certificate with.
-    type: path
-  validate_certs:
-    description: Verify the Redis server certificate.
-    type: bool
-    default: true
   patterns:
     description: Redis key patterns (C(SCAN MATCH) syntax) to count.
     type: list
     elements: str
     default: []
-  batch_size:
-    description: C(SCAN COUNT) hint.
-    type: int
-    default: 1000
-  timeout:
-    description: Seconds to wait for the server.
-    type: float
-    default: 10.0
 """
 
 EXAMPLES = r"""
@@ -175,18 +140,9 @@ def main():
     module = AnsibleModule(
         argument_spec=with_common(
             dict(
+                **_cache.redis_argument_spec(),
                 backend=dict(type="str", choices=["redis", "memcached"], required=True),
-                host=dict(type="str", default="127.0.0.1"),
-                port=dict(type="int"),
-                redis_db=dict(type="int", default=0),
-                username=dict(type="str"),
-                password=dict(type="str", no_log=True),
-                tls=dict(type="bool", default=False),
-                ca_path=dict(type="path"),
-                validate_certs=dict(type="bool", default=True),
                 patterns=dict(type="list", elements="str", default=[]),
-                batch_size=dict(type="int", default=1000),
-                timeout=dict(type="float", default=10.0),
             )
         ),
         supports_check_mode=True,
