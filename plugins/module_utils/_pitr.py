@@ -21,6 +21,7 @@ import pwd
 import re
 import shlex
 import shutil
+import signal
 import tempfile
 import time
 
@@ -118,6 +119,37 @@ class Runner:
         if os.geteuid() == 0:
             entry = pwd.getpwnam(self.owner)
             os.chown(path, entry.pw_uid, entry.pw_gid)
+
+
+def stop_restores_into(path, timeout=15):
+    """Stop pgbackrest processes still restoring into `path` (their module was killed); returns their pids."""
+    marker = ("--pg1-path=%s" % path).encode()
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % entry, "rb") as handle:
+                argv = handle.read().split(b"\0")
+        except OSError:
+            continue
+        if marker in argv and argv[0].endswith(b"pgbackrest"):
+            pids.append(int(entry))
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except OSError:
+            pass
+    deadline = time.monotonic() + timeout
+    while pids and time.monotonic() < deadline:
+        pids = [pid for pid in pids if os.path.exists("/proc/%d" % pid)]
+        time.sleep(0.1)
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    return pids
 
 
 def owner_of(path):

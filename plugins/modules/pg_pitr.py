@@ -313,6 +313,7 @@ class Pitr:
             return
         for path in stale:
             try:
+                _pitr.stop_restores_into(path)
                 if os.path.exists(os.path.join(path, "postmaster.pid")):
                     self.cluster.stop(path, mode="immediate", timeout=self.p["timeout"])
                 _pitr.shutil.rmtree(path)
@@ -435,7 +436,9 @@ class Pitr:
             if scan.gap:
                 reason += " (the archive has a gap: WAL segment %s is missing)" % scan.gap
             self.refuse("the WAL archive does not reach the target: %s" % reason)
-        backup = _pitr.pick_backup(info, lsn, ts)
+        # a time target: the backup must end before that time (the LSN found is of the first commit after it)
+        by_time = self.target["type"] == "time"
+        backup = _pitr.pick_backup(info, None if by_time else lsn, ts)
         if backup is None:
             self.refuse(
                 "the target is before the oldest usable backup (%s ended at %s)"
@@ -448,7 +451,12 @@ class Pitr:
                 "%d bytes free beside %s, the recovered data directory needs %d (backup %s x disk_factor %s)"
                 % (free, self.data_dir, need, backup["label"], self.p["disk_factor"])
             )
-        return {"backup": backup, "lsn": lsn, "timeline": timeline, "lost": _pitr.commits_after(scan, lsn)}
+        return {
+            "backup": backup,
+            "lsn": lsn,
+            "timeline": timeline,
+            "lost": _pitr.commits_after(scan, lsn - 1 if by_time else lsn),
+        }
 
     def recover(self, plan, new_dir, options, step, fields):
         """Restore into new_dir, start it on the side port, check it; remove it on any failure."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +64,15 @@ class PitrCluster:
 
     def stop(self):
         self.server.stop()
+        # a side or kept cluster a failed test left running
+        for path in self.server.data.parent.glob("data.*"):
+            if (path / "postmaster.pid").exists():
+                subprocess.run(
+                    self.server.as_postgres
+                    + [str(self.server.bin_dir / "pg_ctl"), "-D", str(path), "-m", "immediate", "stop"],
+                    capture_output=True,
+                    check=False,
+                )
         shutil.rmtree(self.base, ignore_errors=True)
 
 
