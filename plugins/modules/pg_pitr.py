@@ -42,6 +42,9 @@ description:
   - The cluster is stopped and started with C(pg_ctl); a cluster under a service manager must be run on
     a host where the service manager will not restart it meanwhile. When the module runs as root,
     C(pg_ctl), C(pg_waldump) and C(pgbackrest) run as the owner of O(data_dir).
+requirements:
+  - pgBackRest (C(pgbackrest), 2.33 or later) on the target
+  - the server's C(pg_ctl), C(pg_controldata) and C(pg_waldump) on the target
 author:
   - emergency.rollback maintainers (@emergency-rollback)
 extends_documentation_fragment:
@@ -363,6 +366,9 @@ class Pitr:
                 "an interrupted swap left no data directory at %s; the pre-PITR one is %s and the recovered one %s"
                 % (self.data_dir, self.recorded.get("pre_dir"), self.recorded.get("restored_dir"))
             )
+        if self.recorded.get("state") == "swapping" and self.recorded.get("target") == self.target:
+            if os.stat(self.data_dir).st_ino == self.recorded.get("restored_ino"):
+                self.finish_swap(step)
         self.remove_stale()
         plan = self.plan()
         self.timings["plan"] = round(time.monotonic() - started, 3)
@@ -408,6 +414,45 @@ class Pitr:
             % (self.data_dir, self.target["type"], self.target["value"], plan["backup"]["label"], pre_dir),
             journal_fields=dict(fields, pre_dir=pre_dir, lost_transactions=plan["lost"]["transactions"]),
             diff=dict(before=before, after=after),
+            **self.result,
+        )
+
+    def finish_swap(self, step):
+        """A run killed after the directories were swapped: start the recovered cluster, verify, record."""
+        rec = self.recorded
+        pre_dir, options = rec["pre_dir"], rec.get("options")
+        self.result.update(pre_pitr_dir=pre_dir, backup=rec.get("backup"))
+        if self.module.check_mode:
+            self.module.exit_json(changed=True, msg="would finish the swap an interrupted run made", **self.result)
+        fields = {"to": "%s:%s" % (self.target["type"], self.target["value"]), "backup": rec.get("backup")}
+        try:
+            if not self.cluster.running(self.data_dir):
+                self.cluster.start(self.data_dir, options, self.data_dir + ".pitr.log", timeout=self.p["timeout"])
+        except _pg.PgError as err:
+            step.fail(
+                "pg_pitr: cannot start the recovered cluster an interrupted run swapped in: %s; the pre-PITR data "
+                "directory is %s" % (err, pre_dir),
+                journal_fields=fields,
+                **self.result,
+            )
+        verified = self.verify(self.pg, step, fields, where="live")
+        if verified is not True:
+            self.swap_back(pre_dir, options, verified, step, fields)
+        self.record(
+            state="restored",
+            target=self.target,
+            live_ino=os.stat(self.data_dir).st_ino,
+            pre_dir=pre_dir,
+            backup=rec.get("backup"),
+            options=options,
+            restored_at=_pg.iso(time.time()),
+        )
+        step.exit(
+            True,
+            message="finished the swap an interrupted run made: %s is at %s %s; the previous data directory is kept "
+            "as %s" % (self.data_dir, self.target["type"], self.target["value"], pre_dir),
+            journal_fields=dict(fields, pre_dir=pre_dir),
+            verified=self.checked,
             **self.result,
         )
 
@@ -558,14 +603,20 @@ class Pitr:
 
     def swap(self, new_dir, pre_dir, options, step, fields):
         started = time.monotonic()
-        self.record(state="swapping", target=self.target, pre_dir=pre_dir, restored_dir=new_dir, options=options)
+        self.record(
+            state="swapping",
+            target=self.target,
+            pre_dir=pre_dir,
+            restored_dir=new_dir,
+            restored_ino=os.stat(new_dir).st_ino,
+            backup=self.result.get("backup"),
+            options=options,
+        )
         try:
             self.cluster.stop(self.data_dir, timeout=self.p["timeout"])
             os.rename(self.data_dir, pre_dir)
             os.rename(new_dir, self.data_dir)
-            self.cluster.start(
-                self.data_dir, options, os.path.join(self.data_dir, "pitr-start.log"), timeout=self.p["timeout"]
-            )
+            self.cluster.start(self.data_dir, options, self.data_dir + ".pitr.log", timeout=self.p["timeout"])
         except (_pg.PgError, OSError) as err:
             step.fail(
                 "pg_pitr: the swap failed: %s; the pre-PITR data directory is %s, the recovered one %s"
@@ -605,9 +656,7 @@ class Pitr:
         self.cluster.stop(self.data_dir, timeout=self.p["timeout"])
         os.rename(self.data_dir, outgoing)
         os.rename(incoming, self.data_dir)
-        self.cluster.start(
-            self.data_dir, options, os.path.join(self.data_dir, "pitr-start.log"), timeout=self.p["timeout"]
-        )
+        self.cluster.start(self.data_dir, options, self.data_dir + ".pitr.log", timeout=self.p["timeout"])
 
     # --- state=reverted --------------------------------------------------------------------
 

@@ -19,6 +19,8 @@ description:
   - Idempotent; a second run changes nothing (C(check) still runs and must pass).
   - When the module runs as root, C(pgbackrest) and C(pg_ctl) run as the owner of O(data_dir).
     The repository and log directories are created owned by that user.
+requirements:
+  - pgBackRest (C(pgbackrest), 2.33 or later) and the server's C(pg_ctl) on the target
 author:
   - emergency.rollback maintainers (@emergency-rollback)
 extends_documentation_fragment:
@@ -32,6 +34,12 @@ attributes:
     support: full
     description: Shows the configuration file and the archive settings before and after.
 options:
+  database:
+    description:
+      - Database to connect to for the server settings.
+    type: str
+    required: false
+    default: postgres
   stanza:
     description:
       - pgBackRest stanza name of this cluster.
@@ -49,7 +57,7 @@ options:
     default: /etc/pgbackrest/pgbackrest.conf
   repo_path:
     description:
-      - Repository directory (C(repo1-path)): backups and the WAL archive.
+      - Repository directory (C(repo1-path)) holding the backups and the WAL archive.
     type: path
     default: /var/lib/pgbackrest
   log_path:

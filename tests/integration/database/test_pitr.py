@@ -201,6 +201,17 @@ def test_sigkill_during_recovery_then_rerun(ready, cluster, task, state_dir):
     assert event == "runner_on_ok" and res["changed"], res.get("msg")
     assert len(res["removed"]) == 1 and not os.path.exists(res["removed"][0])
     assert db.counts() == good and not cluster.kept_dirs("pitr")
+    # killed later, after the directories were swapped and before the cluster started: the re-run finishes
+    (state_file,) = glob.glob(str(state_dir / "database" / "pitr-*.json"))
+    state = json.loads(open(state_file).read())
+    state.update(state="swapping", restored_ino=os.stat(cluster.server.data).st_ino)
+    with open(state_file, "w") as handle:
+        json.dump(state, handle)
+    cluster.server.stop()
+    event, res, _ = task(PITR, dict(args, checks=[]))
+    assert event == "runner_on_ok" and res["changed"], res.get("msg")
+    assert res["journal_entry"]["message"].startswith("finished the swap an interrupted run made")
+    assert db.counts() == good
 
 
 def test_role_pitr_strategy_and_setup_playbook(cluster, playbook, task, state_dir):
