@@ -119,21 +119,25 @@ def nothing_changed(cluster, db, ino, counts):
     assert db.counts() == counts
 
 
-def test_refusals_change_nothing(ready, cluster, task, state_dir):
+def test_refusals_change_nothing(ready, cluster, task, playbook, state_dir):
     db = ready
     ino, counts = os.stat(cluster.server.data).st_ino, db.counts()
     args = cluster.pitr_args(state_dir, db.name)
+    cases = {
+        "never created": dict(target_name="never-created"),
+        "future": dict(target_time="2099-01-01 00:00:00+00"),
+        "lsn": dict(target_lsn="FF/0"),
+        "before backup": dict(target_time="2000-01-01 00:00:00+00"),
+    }
+    # one play (one runner start) for the four refusals
+    tasks = [{"name": label, PITR: dict(args, **extra), "ignore_errors": True} for label, extra in cases.items()]
+    run = playbook([{"hosts": "all", "gather_facts": False, "tasks": tasks}])
     refused = {}
-    for label, extra in (
-        ("never created", dict(target_name="never-created")),
-        ("future", dict(target_time="2099-01-01 00:00:00+00")),
-        ("lsn", dict(target_lsn="FF/0")),
-        ("before backup", dict(target_time="2000-01-01 00:00:00+00")),
-    ):
-        event, res, _ = task(PITR, dict(args, **extra))
-        assert event == "runner_on_failed", (label, res)
-        refused[label] = res["msg"]
-        nothing_changed(cluster, db, ino, counts)
+    for label in cases:
+        (res,) = run.task_results(label)
+        assert res["event"] == "runner_on_failed", (label, res["res"])
+        refused[label] = res["res"]["msg"]
+    nothing_changed(cluster, db, ino, counts)
     assert (
         "does not reach the target: restore point never-created is not in the WAL archive" in refused["never created"]
     )
