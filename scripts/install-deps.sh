@@ -12,6 +12,8 @@ have sqlite3 /usr/bin/sqlite3 || need+=(sqlite3)
 have runuser /usr/sbin/runuser || need+=(util-linux)
 ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 && id postgres >/dev/null 2>&1 || need+=(postgresql)
 ls /usr/lib/postgresql/*/bin/pg_dump >/dev/null 2>&1 || need+=(postgresql-client)
+# Point-in-time recovery (pg_pitr, pgbackrest_stanza) and its tests.
+have pgbackrest /usr/bin/pgbackrest || need+=(pgbackrest)
 # Decision and report tests: a real Prometheus and Alertmanager, and a browser to render the HTML report.
 have prometheus /usr/bin/prometheus || need+=(prometheus)
 have prometheus-alertmanager /usr/bin/prometheus-alertmanager || need+=(prometheus-alertmanager)
