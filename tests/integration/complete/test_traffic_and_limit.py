@@ -1,14 +1,15 @@
 """rollback_complete on the localhost sandbox with more than one host: traffic weights in the undo
-ledger (two load balancers, one gate fails)."""
+ledger (two load balancers, one gate fails), and --limit to one of two app hosts."""
 
 from __future__ import annotations
 
+import json
 import sys
 
 import pytest
 
 from tests.harness import services
-from tests.harness.app import live_of
+from tests.harness.app import live_of, make_layout
 from tests.harness.sslcache import pki, tls_site  # noqa: F401 - fixtures
 
 try:  # the Sandbox moves to the harness; until then it lives with the complete rollback tests
@@ -64,3 +65,36 @@ def test_weights_go_back_when_another_load_balancer_fails(playbook, sandbox, tmp
     weights = [e["to"] for e in sandbox.journal() if e["action"] == "weights"]
     assert weights[-1] == {"blue": 1, "green": 0}
     assert {"blue": 0, "green": 100} in weights  # lb1 got there
+
+
+def test_limit_touches_only_the_limited_host(playbook, sandbox, tmp_path):
+    second = make_layout(tmp_path / "web2", ["r1", "r2"], live="r2")
+    extravars = sandbox.extravars(rollback_components=["app"], rollback_maintenance=False, rollback_smoke_checks=[])
+    # two app hosts, both local: the sandbox's layout on web1, another on web2, each its own state dir
+    first = {key: extravars.pop(key) for key in ("app_root", "rollback_state_dir", "app_health_urls")}
+    inventory = sandbox.inventory()
+    inventory["all"]["children"]["web"] = {
+        "hosts": {
+            "web1": dict(LOCAL, **first),
+            "web2": dict(
+                LOCAL, app_root=str(second), rollback_state_dir=str(tmp_path / "web2-state"), app_health_urls=[]
+            ),
+        }
+    }
+
+    # without the controller in the limit the verify and verdict plays would not run: refused
+    refused = playbook(COMPLETE, inventory=inventory, extravars=extravars, limit="web2")
+    assert refused.rc != 0
+    msg = refused.task_results("A limit keeps the controller in")[0]["res"]["msg"]
+    assert msg.endswith("use --limit 'web2,localhost'; nothing was changed."), msg
+    assert live_of(second) == "r2" and not (tmp_path / "web2-state" / "journal.jsonl").exists()
+
+    run = playbook(COMPLETE, inventory=inventory, extravars=extravars, limit="web2,localhost")
+    assert run.rc == 0, run.stdout[-4000:]
+    assert live_of(second) == "r1"
+    assert live_of(sandbox.root) == "r2"  # the host left out is untouched
+    assert [e for e in sandbox.journal() if e["component"] != "database"] == []  # only the sandbox's own dump
+    assert not (tmp_path / "web2-state" / "rollback.lock").exists()
+    journal = (tmp_path / "web2-state" / "journal.jsonl").read_text().splitlines()
+    verdicts = [(e["component"], e["result"]) for e in map(json.loads, journal) if e["action"] == "verify"]
+    assert verdicts == [("app", "not_verified")], verdicts  # web2 has no health URL
