@@ -57,7 +57,7 @@ def test_named_playbooks_exist(doc):
 def test_named_fqcns_exist(doc):
     missing = set()
     for prefix, name in re.findall(r"(group/)?emergency\.rollback\.(\w+)", TEXTS[doc]):
-        known = ACTION_GROUPS if prefix else set(MODULES) | set(ROLES) | PLAYBOOK_NAMES
+        known = ACTION_GROUPS if prefix else set(MODULES) | set(ROLES) | set(FILTERS) | PLAYBOOK_NAMES
         if name not in known:
             missing.add(prefix + name)
     assert missing == set(), "%s names emergency.rollback.* that do not exist" % doc
