@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 
 import pytest
 
@@ -40,16 +41,17 @@ def test_run_app_inside_the_ee(service, tmp_path):  # noqa: F811 - fixture
     in_ee = ["--container-image", EE_IMAGE]
     for path in (tmp_path / "apps", tmp_path / "state"):
         in_ee += ["--container-volume", "%s:%s:Z" % (path, path)]
-    out = ctl(tmp_path, "run", "app", "-i", str(inventory), "--limit", "h1", "--run-id", "rb-ee-1", *in_ee)
+    run_id = "rb-ee-%s" % uuid.uuid4().hex[:8]  # ansible-runner names the container after it: unique per machine
+    out = ctl(tmp_path, "run", "app", "-i", str(inventory), "--limit", "h1", "--run-id", run_id, *in_ee)
     assert out.returncode == 0, out.stdout + out.stderr
     assert live_of(tmp_path / "apps" / "h1") == "r2" and live_of(tmp_path / "apps" / "h2") == "r3"
     assert "h1 => verified" in out.stdout and "all hosts verified" in out.stdout
     assert "in %s" % EE_IMAGE in out.stdout
-    artifacts = tmp_path / "ctl" / "runs" / "rb-ee-1" / "artifacts" / "rb-ee-1"
+    artifacts = tmp_path / "ctl" / "runs" / run_id / "artifacts" / run_id
     command = json.loads((artifacts / "command").read_text())["command"]
     assert command[0] == "podman" and EE_IMAGE in command and "ansible-playbook" in command
     journal = [json.loads(line) for line in (tmp_path / "state" / "journal.jsonl").read_text().splitlines()]
-    assert any(e.get("run_id") == "rb-ee-1" and e.get("to") == "r2" for e in journal)
+    assert any(e.get("run_id") == run_id and e.get("to") == "r2" for e in journal)
 
     status = ctl(tmp_path, "status", "-i", str(inventory), "--limit", "h1", "--json", *in_ee)
     assert status.returncode == 0, status.stdout + status.stderr
