@@ -298,6 +298,7 @@ def cmd_status(args):
     outcome = run_outcome(runner, args.limit)
     if not any(h.matched for h in outcome.hosts.values()):
         first = outcome.errors[0] if outcome.errors and not outcome.no_host_matched() else None
+        first = (args.container_image and container.start_failure(args, runner)) or first
         sys.stderr.write((("rollbackctl: %s" % one_line(first)) if first else no_host_line(args, outcome)) + "\n")
         return EXIT_FAILED
     bad = any(h.failed or h.unreachable or not h.matched for h in outcome.hosts.values())

@@ -60,26 +60,18 @@ def test_run_app_inside_the_ee(service, tmp_path):  # noqa: F811 - fixture
 
 
 @pytest.mark.skipif(not ee_built(), reason="no %s: make ee builds it (root, podman)" % EE_IMAGE)
-def test_container_that_does_not_start_says_why(tmp_path):
+@pytest.mark.parametrize("command", [["run", "app"], ["status"]])
+def test_container_that_does_not_start_says_why(tmp_path, command):
     """podman refuses to start (a volume that does not exist): its error, not "no host matched"."""
     inventory = tmp_path / "hosts"
     inventory.write_text("h1 ansible_connection=local\n")
     missing = tmp_path / "missing"
-    out = ctl(
-        tmp_path,
-        "run",
-        "app",
-        "-i",
-        str(inventory),
-        "--container-image",
-        EE_IMAGE,
-        "--container-volume",
-        "%s:/mnt" % missing,
-    )
+    in_ee = ["--container-image", EE_IMAGE, "--container-volume", "%s:/mnt" % missing]
+    out = ctl(tmp_path, *command, "-i", str(inventory), *in_ee)
     assert out.returncode == 1, out.stdout + out.stderr
-    [line] = [line for line in out.stdout.splitlines() if "did not run" in line]
+    [line] = [line for line in (out.stdout + out.stderr).splitlines() if "did not run" in line]
     assert line.startswith("rollbackctl: podman did not run the playbook in %s (exit " % EE_IMAGE)
-    assert str(missing) in line and "no host matched" not in out.stdout
+    assert str(missing) in line and "no host matched" not in out.stdout + out.stderr
 
 
 def test_missing_image_is_one_line_exit_2(tmp_path):
