@@ -23,7 +23,7 @@ from pathlib import Path
 
 import yaml
 
-from rollbackctl import live, report, survey
+from rollbackctl import container, live, report, survey
 from rollbackctl.collection import (
     UsageError,
     check_inventory,
@@ -130,6 +130,7 @@ def build_parser():
         )
         p.add_argument("-v", "--verbose", action="count", default=0)
         p.add_argument("--run-id", help="identifier of this run (default: generated)")
+        container.add_arguments(p)
 
     run = sub.add_parser("run", help="run a rollback playbook")
     run.add_argument("playbook", help="a collection playbook (app, database, verify, ...) or a path")
@@ -185,8 +186,12 @@ def execute(playbook, args, extravars, check=False, diff=False, quiet=False, pro
     private = state_dir / "runs" / run_id
     if private.exists():
         raise UsageError("run %s already exists in %s: pick another --run-id" % (run_id, private))
+    container.check_arguments(args)
     private.mkdir(parents=True)
     env = runner_env(state_dir, root)
+    isolation = {"inventory": inventory, "envvars": env}
+    if args.container_image:
+        isolation = container.isolation(args, env, collections_path(state_dir, root), root, playbook_path, private)
     extra = {"rollback_run_id": run_id}
     extra.update(extravars)
     cmdline = []
@@ -197,20 +202,20 @@ def execute(playbook, args, extravars, check=False, diff=False, quiet=False, pro
     progress = progress or (Progress(stream=sys.stderr) if quiet else live.progress_for(sys.stdout))
     if not quiet:
         mode = " (check mode, nothing changes)" if check else ""
+        mode += " in %s" % args.container_image if args.container_image else ""
         progress.write("rollbackctl: run %s: %s on %s%s" % (run_id, playbook_path.name, args.inventory, mode))
         progress.write("rollbackctl: artifacts in %s" % artifact_dir(private, run_id))
     runner = ansible_runner.run(
         private_data_dir=str(private),
         playbook=str(playbook_path),
-        inventory=inventory,
         limit=args.limit,
         extravars=extra,
         cmdline=" ".join(cmdline) or None,
-        envvars=env,
         quiet=True,
         verbosity=args.verbose or None,
         event_handler=None if quiet else progress,
         ident=run_id,
+        **isolation,
     )
     return runner, progress, artifact_dir(private, run_id)
 
@@ -240,7 +245,10 @@ def cmd_run(args, check=False, diff=False):
     outcome = run_outcome(runner, args.limit)
     code = outcome.exit_code(runner.rc, check=check)
     if not any(h.matched for h in outcome.hosts.values()):
-        if outcome.no_host_matched() or not outcome.errors:
+        failure = args.container_image and container.start_failure(args, runner)
+        if failure:
+            progress.write("rollbackctl: %s" % failure)
+        elif outcome.no_host_matched() or not outcome.errors:
             progress.write(no_host_line(args, outcome))
         else:
             progress.write("rollbackctl: ansible-playbook exited %s before any host ran:" % runner.rc)
@@ -290,6 +298,7 @@ def cmd_status(args):
     outcome = run_outcome(runner, args.limit)
     if not any(h.matched for h in outcome.hosts.values()):
         first = outcome.errors[0] if outcome.errors and not outcome.no_host_matched() else None
+        first = (args.container_image and container.start_failure(args, runner)) or first
         sys.stderr.write((("rollbackctl: %s" % one_line(first)) if first else no_host_line(args, outcome)) + "\n")
         return EXIT_FAILED
     bad = any(h.failed or h.unreachable or not h.matched for h in outcome.hosts.values())

@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import subprocess
+import threading
 from pathlib import Path
 
 import yaml
@@ -66,13 +67,11 @@ def render_injectors(credential_type, inputs):
     }
 
 
-def run_job(private, project, playbook, inventory, extravars, limit=None, **isolation):
-    """ansible-runner on a private data dir laid out as AWX lays out a job's; returns (runner, artifact dir).
+JOB_ID = "4242"
 
-    The caller clears ANSIBLE_* from the environment: AWX sets no collections path for a project.
-    """
-    import ansible_runner
 
+def write_private_data_dir(private, project, inventory, extravars, limit=None):
+    """A job's private data dir as AWX writes it: project/ synced, inventory/, env/extravars, env/cmdline."""
     private = Path(private)
     shutil.copytree(project, private / "project", symlinks=True)
     (private / "inventory").mkdir()
@@ -81,8 +80,71 @@ def run_job(private, project, playbook, inventory, extravars, limit=None, **isol
     (private / "env" / "extravars").write_text(unsafe_yaml(extravars))
     if limit:
         (private / "env" / "cmdline").write_text("--limit %s" % limit)
-    runner = ansible_runner.run(private_data_dir=str(private), playbook=playbook, ident="4242", quiet=True, **isolation)
-    return runner, private / "artifacts" / "4242"
+    return private
+
+
+def run_job(private, project, playbook, inventory, extravars, limit=None, **isolation):
+    """ansible-runner on a private data dir laid out as AWX lays out a job's; returns (runner, artifact dir).
+
+    The caller clears ANSIBLE_* from the environment: AWX sets no collections path for a project.
+    """
+    import ansible_runner
+
+    private = write_private_data_dir(private, project, inventory, extravars, limit)
+    runner = ansible_runner.run(private_data_dir=str(private), playbook=playbook, ident=JOB_ID, quiet=True, **isolation)
+    return runner, private / "artifacts" / JOB_ID
+
+
+class StreamedJob:
+    """What the controller holds after a streamed job: the processor, its events and the worker's stderr."""
+
+    def __init__(self, runner, events, worker_rc, worker_stderr, artifacts):
+        self.runner, self.events, self.worker_rc = runner, events, worker_rc
+        self.worker_stderr, self.artifacts = worker_stderr, artifacts
+
+
+def stream_job(private, project, playbook, inventory, extravars, worker_command, limit=None):
+    """A job the way AWX hands it to an execution node: `transmit` on the controller streams the
+    private data dir and the job's arguments into the worker's stdin, `worker_command` (an
+    `ansible-runner worker` inside the EE) runs it and streams events, status and artifacts back on
+    stdout, and `process` on the controller turns that stream into events and artifacts again.
+    Both pipes are live, as receptor's are: the processor reads while the worker runs."""
+    import ansible_runner
+
+    private = write_private_data_dir(private, project, inventory, extravars, limit)
+    worker = subprocess.Popen(worker_command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def transmit():
+        try:
+            ansible_runner.run(
+                streamer="transmit",
+                _output=worker.stdin,
+                private_data_dir=str(private),
+                playbook=playbook,
+                ident=JOB_ID,
+            )
+        finally:
+            worker.stdin.close()
+
+    errors = []
+    sender = threading.Thread(target=transmit)
+    reader = threading.Thread(target=lambda: errors.append(worker.stderr.read()))
+    sender.start()
+    reader.start()
+    events = []
+    runner = ansible_runner.run(
+        streamer="process",
+        _input=worker.stdout,
+        private_data_dir=str(private),
+        ident=JOB_ID,
+        quiet=True,
+        event_handler=lambda event: events.append(event) or True,
+    )
+    sender.join()
+    worker_rc = worker.wait()
+    reader.join()
+    stderr = b"".join(errors).decode(errors="replace")
+    return StreamedJob(runner, events, worker_rc, stderr, private / "artifacts" / JOB_ID)
 
 
 def artifacts_text(artifacts):
