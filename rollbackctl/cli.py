@@ -205,10 +205,14 @@ def execute(playbook, args, extravars, check=False, diff=False, quiet=False, pro
         mode += " in %s" % args.container_image if args.container_image else ""
         progress.write("rollbackctl: run %s: %s on %s%s" % (run_id, playbook_path.name, args.inventory, mode))
         progress.write("rollbackctl: artifacts in %s" % artifact_dir(private, run_id))
+    limit = controller_limit(playbook_path, args.limit)
+    if limit != args.limit and not quiet:
+        note = "rollbackctl: --limit %s runs as %s: the playbook has plays on the controller"
+        progress.write(note % (args.limit, limit))
     runner = ansible_runner.run(
         private_data_dir=str(private),
         playbook=str(playbook_path),
-        limit=args.limit,
+        limit=limit,
         extravars=extra,
         cmdline=" ".join(cmdline) or None,
         quiet=True,
@@ -218,6 +222,26 @@ def execute(playbook, args, extravars, check=False, diff=False, quiet=False, pro
         **isolation,
     )
     return runner, progress, artifact_dir(private, run_id)
+
+
+def controller_limit(playbook_path, limit):
+    """--limit with localhost added when the playbook has plays on the controller.
+
+    A limit applies to every play, so `--limit web2` would skip the plays that announce, verify and
+    decide on localhost; rollback_complete refuses such a limit, rollbackctl keeps the controller in.
+    """
+    if not limit or "localhost" in limit.replace(":", ",").split(","):
+        return limit
+    try:
+        plays = yaml.safe_load(playbook_path.read_text()) or []
+    except (OSError, yaml.YAMLError):
+        return limit
+    hosts = [play.get("hosts") for play in plays if isinstance(play, dict)]
+    imports = [play.get("ansible.builtin.import_playbook") or play.get("import_playbook") for play in plays]
+    for name in filter(None, imports):
+        if controller_limit(playbook_path.parent / name, limit) != limit:
+            return limit + ",localhost"
+    return limit + ",localhost" if "localhost" in hosts else limit
 
 
 def artifact_dir(private, run_id):
