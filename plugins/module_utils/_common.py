@@ -8,6 +8,7 @@ PRIVATE to this collection: the leading underscore means no API promise.
 
 from __future__ import annotations
 
+import re
 import time
 
 from ansible_collections.emergency.rollback.plugins.module_utils._journal import (
@@ -29,6 +30,16 @@ def common_argument_spec():
         run_id=dict(type="str"),
         journal=dict(type="bool", default=True),
     )
+
+
+SECRET_HEADER = re.compile(r"auth|token|key|secret|signature|password|cookie", re.IGNORECASE)
+
+
+def hide_secret_headers(module, headers):
+    """Mask the values of credential headers like no_log options; the other headers stay readable."""
+    for name, value in (headers or {}).items():
+        if SECRET_HEADER.search(str(name)) and value not in (None, ""):
+            module.no_log_values.add(str(value))
 
 
 def with_common(spec):

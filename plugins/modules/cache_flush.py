@@ -183,7 +183,6 @@ journal_entry:
 """
 
 import json
-import re
 from http.client import HTTPException
 from urllib.error import HTTPError, URLError
 
@@ -191,7 +190,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.urls import open_url
 
 from ansible_collections.emergency.rollback.plugins.module_utils import _cache
-from ansible_collections.emergency.rollback.plugins.module_utils._common import Step, with_common
+from ansible_collections.emergency.rollback.plugins.module_utils._common import Step, hide_secret_headers, with_common
 
 
 class CacheFlush:
@@ -398,9 +397,6 @@ class PatternProgress:
         )
 
 
-SECRET_HEADER = re.compile(r"auth|token|key|secret|signature|password|cookie", re.IGNORECASE)
-
-
 def _read_error_body(err):
     try:
         return err.read(4096) or b""
@@ -446,10 +442,7 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
-    # Header values that are credentials are masked like no_log options, the others stay readable.
-    for name, value in (p["headers"] or {}).items():
-        if SECRET_HEADER.search(str(name)) and value not in (None, ""):
-            module.no_log_values.add(str(value))
+    hide_secret_headers(module, p["headers"])
     if p["batch_size"] < 1 or p["timeout"] <= 0:
         module.fail_json(msg="cache_flush: batch_size must be 1 or more and timeout more than 0; nothing was flushed")
     if p["patterns"] is not None and (not p["patterns"] or not all(p["patterns"])):

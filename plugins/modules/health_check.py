@@ -55,6 +55,8 @@ options:
   headers:
     description:
       - Extra request headers (for example C(Host) to reach a virtual host through an IP).
+      - The values of headers whose name mentions auth, token, key, secret, signature, password or
+        cookie are masked like no_log options: never shown in results or the journal.
     type: dict
     default: {}
   timeout:
@@ -184,7 +186,7 @@ import re
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.emergency.rollback.plugins.module_utils._common import Step, with_common
+from ansible_collections.emergency.rollback.plugins.module_utils._common import Step, hide_secret_headers, with_common
 from ansible_collections.emergency.rollback.plugins.module_utils._health import BadURL, check, check_url
 
 
@@ -209,6 +211,7 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
+    hide_secret_headers(module, p["headers"])
     step = Step(module, p["component"], "verify")
 
     if not p["url"]:

@@ -89,3 +89,14 @@ def test_bad_input_fails_before_any_request(task, state_dir, url, extra, reason)
     assert event == "runner_on_failed"
     assert reason in res["msg"] and "\n" not in res["msg"]
     assert not (state_dir / "journal.jsonl").exists()
+
+
+def test_credential_header_values_are_never_shown(nginx, task, state_dir):
+    token = "hc-secret-7f3a9c"
+    url = "http://127.0.0.1:%d/health" % nginx.http_port
+    args = {"url": url, "headers": {"Authorization": "Bearer " + token, "X-Trace": "visible-trace"}, "attempts": 1}
+    event, res, run = task("emergency.rollback.health_check", dict(args, state_dir=str(state_dir)))
+    assert event == "runner_on_ok", res
+    shown = json.dumps(res) + run.stdout + (state_dir / "journal.jsonl").read_text()
+    assert token not in shown
+    assert "visible-trace" in json.dumps(res)
