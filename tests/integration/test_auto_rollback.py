@@ -7,6 +7,7 @@ role on a local ansistrano layout (r2, the bad deploy, live; r1 the release to g
 from __future__ import annotations
 
 import json
+import re
 import sys
 import threading
 from pathlib import Path
@@ -128,6 +129,12 @@ def test_error_rate_above_threshold_rolls_back_with_alerts_silenced(
     silence = [e for e in entries if e["action"] == "silence"][0]
     ours = [s for s in alertmanager.silences() if s["id"] == silence["to"]]
     assert silence["result"] == "changed" and ours and ours[0]["status"]["state"] == "expired"
+    # the report of the run, with the decision and its measurements
+    run_id, forms = reports(state_dir)
+    data = json.loads(forms[".json"])
+    assert run_id == decision["run_id"] and sorted(forms) == [".html", ".json", ".md"]
+    assert [d["action"] for d in data["decision"]] == ["analysis", "decision"]
+    assert "proceed: analysis Failed" in forms[".md"]
 
 
 def test_no_data_is_a_failure_and_rolls_back(app, prometheus, playbook, layout, state_dir):
@@ -255,3 +262,34 @@ def test_drill_refuses_production(playbook, tmp_path, state_dir):
     )
     assert sorted(p.name for p in (root / "releases").iterdir()) == ["r1"]
     assert not drills(state_dir) and not journal(state_dir)
+
+
+def reports(state_dir):
+    """The three forms the complete rollback wrote at its end, by suffix."""
+    [run_dir] = (Path(state_dir) / "reports").iterdir()
+    return run_dir.name, {p.suffix: p.read_text() for p in run_dir.iterdir()}
+
+
+def test_failed_and_reverted_run_writes_the_report_with_the_revert(playbook, layout, state_dir):
+    # r1 has no health file: the app role's verify fails on it and the role puts r2 back
+    (layout / "releases" / "r1" / "public" / "health").unlink()
+    from tests.harness import services
+
+    port = services.free_port()
+    variables = extravars(layout, state_dir, app_health_urls=["http://127.0.0.1:%d/health" % port])
+    variables.update(app_health_attempts=1, app_health_interval=0.1)
+    run = playbook(COMPLETE, inventory=inventory(), extravars=variables)
+    assert run.rc != 0
+    assert live_of(layout) == "r2"
+    run_id, forms = reports(state_dir)
+    assert sorted(forms) == [".html", ".json", ".md"]
+    data = json.loads(forms[".json"])
+    assert data["run_id"] == run_id and data["verdict"] == "failed"
+    # the three forms agree with the journal: every entry of the run is on the timeline
+    entries = [e for e in journal(state_dir) if e["run_id"] == run_id]
+    assert len(data["timeline"]) == len(entries)
+    assert ("app", "revert", "reverted") in {
+        (p["component"], p["phase"], p["result"]) for p in data["phases"]["localhost"]
+    }
+    assert re.search(r'data-phase="revert"[^>]*data-result="reverted"', forms[".html"])
+    assert "| localhost | app | revert |" in forms[".md"]
