@@ -184,3 +184,64 @@ def decide(metrics, policy=None, now=None):
             deadline=iso(moment + datetime.timedelta(seconds=spec["max_decision_time_s"])),
         )
     return result
+
+
+# Analysis phases that mean the release is bad (Argo Rollouts and CodeDeploy roll back on both).
+BAD_PHASES = ("Failed", "Error")
+PHASES = ("Successful", "Inconclusive", "Error", "Failed")
+
+
+def _by_decision(decision, approved_by):
+    """(proceed, reason) from a rollback_decision result."""
+    level = decision.get("level")
+    fired = "; ".join(
+        "%s (%s = %s)" % (t["description"], t["metric"], t["value"]) for t in decision.get("triggers", [])
+    )
+    if level == "immediate":
+        return True, "immediate: %s" % fired
+    if level in ("urgent", "consideration"):
+        approvers = ", ".join(decision.get("approvers") or [])
+        if approved_by:
+            return True, "%s: %s; approved by %s" % (level, fired, approved_by)
+        return False, "%s: %s; needs the approval of %s before %s (rollback_approved_by)" % (
+            level,
+            fired,
+            approvers,
+            decision.get("deadline"),
+        )
+    if level == "none":
+        return False, "level none: no trigger of policy %s fired" % (decision.get("policy") or {}).get("name")
+    raise PolicyError("decision level must be immediate, urgent, consideration or none, got %r" % level)
+
+
+def _by_analysis(phase):
+    if phase in BAD_PHASES:
+        return True, "analysis %s" % phase
+    if phase == "Inconclusive":
+        return False, "analysis Inconclusive: a person decides"
+    if phase == "Successful":
+        return False, "analysis Successful: the release is healthy"
+    raise PolicyError("analysis phase must be one of %s, got %r" % (", ".join(PHASES), phase))
+
+
+def proceed(decision=None, analysis=None, approved_by=None, force=False):
+    """Whether a rollback goes ahead: {proceed, reason}. Without a decision or an analysis it proceeds.
+
+    Either one saying "roll back" is enough (an immediate level, a Failed or Error analysis); urgent and
+    consideration levels need a named approver; force overrides a stop and says so.
+    """
+    if decision is not None and not isinstance(decision, dict):
+        raise PolicyError("decision must be the mapping rollback_decision returns, got %s" % type(decision).__name__)
+    verdicts = []
+    if decision:
+        verdicts.append(_by_decision(decision, approved_by))
+    if analysis:
+        verdicts.append(_by_analysis(analysis))
+    if not verdicts:
+        return {"proceed": True, "reason": "no metrics or analysis given: proceed"}
+    reasons = "; ".join(reason for _go, reason in verdicts)
+    if any(go for go, _reason in verdicts):
+        return {"proceed": True, "reason": reasons}
+    if force:
+        return {"proceed": True, "reason": "forced (rollback_force) over: %s" % reasons}
+    return {"proceed": False, "reason": reasons}

@@ -171,3 +171,31 @@ def test_check_mode_changes_nothing(playbook, lb, state_dir):  # noqa: F811
     assert (lb.maintenance.read_text(), lb.upstream.read_text()) == files
     assert not (state_dir / "journal.jsonl").exists()
     assert "maintenance: on" in run.stdout
+
+
+def test_failing_analysis_gate_puts_the_previous_weights_back(playbook, lb, state_dir, metrics_app, prometheus):  # noqa: F811
+    metrics_app.values["app_error_rate_pct"] = 9.5
+    try:
+        prometheus.wait_for("app_error_rate_pct", lambda v: v == 9.5)
+        analysis = {
+            "prometheus_url": prometheus.url,
+            "interval": "0.2s",
+            "count": 1,
+            "metrics": [{"name": "error_rate", "query": "app_error_rate_pct", "failure_condition": "result >= 5"}],
+        }
+        run = playbook(play(lb, state_dir, traffic_restore=True, traffic_soak_seconds=0, traffic_analysis=analysis))
+    finally:
+        metrics_app.values["app_error_rate_pct"] = 0.2
+    assert run.rc != 0
+    failure = last_failure(run)
+    assert failure["msg"].startswith(
+        "traffic: gradual restore of pool green failed at 25%: analysis gate at 25%: Failed (error_rate)"
+    )
+    entries = [json.loads(line) for line in (state_dir / "journal.jsonl").read_text().splitlines()]
+    # the gate's measurement is journaled by the traffic component, then the weights go back
+    assert [(e["action"], e["to"]) for e in entries if e["action"] in ("weights", "analysis")] == [
+        ("weights", {"blue": 75, "green": 25}),
+        ("analysis", "Failed"),
+        ("weights", {"blue": 1, "green": 0}),
+    ]
+    assert lb.wait_for(lambda a: a[2] == "blue\n")[2] == "blue\n"

@@ -23,7 +23,9 @@ def test_latest_run_is_the_default_and_forms_agree(tmp_path):
     assert data["run_id"] == "rb-new" and data["verdict"] == "failed"
     paths = report.write_all(data, tmp_path)
     loaded = json.loads(paths["json"].read_text())
-    assert loaded["schema_version"] == report.SCHEMA_VERSION and len(loaded["timeline"]) == len(data["timeline"])
+    assert loaded["schema_version"] == report.report_module().SCHEMA_VERSION and len(loaded["timeline"]) == len(
+        data["timeline"]
+    )
     markdown, html = paths["markdown"].read_text(), paths["html"].read_text()
     for step in data["timeline"]:
         assert step["ts"] in markdown and step["ts"] in html
