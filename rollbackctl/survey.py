@@ -4,11 +4,15 @@
 in the format AWX's /api/v2/job_templates/<id>/survey_spec/ takes. Generated, never hand-written:
 a test fails when the specs shipped in awx/surveys/ differ from what this makes (`make surveys`).
 
-What a survey can ask: scalars. Lists and dicts (AWX has no such question type) and options whose
-default is a Jinja expression (plumbing derived from playbook-level vars; AWX passes answers as
-unsafe strings, so a templated default would arrive as literal text) are left to the template's
-extra vars or the inventory. Secrets become `password` questions, but belong in credentials
-(awx/credential_types/).
+Playbooks that run several roles through the role frame (rollback_complete, auto_rollback, ...)
+are described in awx/playbooks.yml: their own variables, the roles they run and the role options
+they set themselves (never asked: an answer would override them).
+
+What a survey can ask: scalars, and lists with choices (multiselect). Other lists and dicts (AWX
+has no such question type) and options whose default is a Jinja expression (plumbing derived
+from playbook-level vars; AWX passes answers as unsafe strings, so a templated default would
+arrive as literal text) are left to the template's extra vars or the inventory. Secrets become
+`password` questions, but belong in credentials (awx/credential_types/).
 """
 
 from __future__ import annotations
@@ -62,9 +66,19 @@ def question(variable, spec):
     """One AWX survey question for a role option, or None when a survey cannot ask it."""
     kind = spec.get("type", "str")
     default = spec.get("default")
+    choices = [str(c) for c in spec.get("choices") or []]
+    if kind == "list" and choices and spec.get("elements", "str") == "str":
+        return {
+            "question_name": variable,
+            "question_description": plain(spec.get("description")),
+            "variable": variable,
+            "required": bool(spec.get("required", False)),
+            "type": "multiselect",
+            "choices": choices,
+            "default": "\n".join(str(d) for d in default or []),
+        }
     if kind not in SCALARS or (isinstance(default, str) and "{{" in default):
         return None
-    choices = [str(c) for c in spec.get("choices") or []]
     item = {
         "question_name": variable,
         "question_description": plain(spec.get("description")),
@@ -92,6 +106,12 @@ def question(variable, spec):
     return item
 
 
+def playbook_specs(root):
+    """awx/playbooks.yml: the surveys of the playbooks that run roles through the frame."""
+    path = root / "awx" / "playbooks.yml"
+    return (yaml.safe_load(path.read_text()) or {}) if path.is_file() else {}
+
+
 def role_survey(root, role):
     specs_file = root / "roles" / role / "meta" / "argument_specs.yml"
     if not specs_file.is_file():
@@ -105,14 +125,26 @@ def build(playbook, root=None):
     """The survey spec (a dict) for a playbook given as the rollbackctl run accepts it."""
     root = root or find_collection()
     path = resolve_playbook(playbook, root)
-    roles = playbook_roles(path)
+    described = playbook_specs(root).get(path.stem) or {}
+    roles = described.get("roles") or playbook_roles(path)
     if not roles:
         raise UsageError("playbook %s runs no role of the collection: nothing to ask" % path.name)
-    spec, descriptions = [], []
+    spec = [question(name, opt or {}) for name, opt in (described.get("options") or {}).items()]
+    spec = [item for item in spec if item]
+    descriptions = [plain(described.get("short_description"))]
+    sets = set(described.get("sets") or [])
     for role in roles:
         main, items = role_survey(root, role)
         descriptions.append(plain(main.get("short_description")))
-        spec.extend(items)
+        for item in items:
+            if item["variable"] in sets:
+                continue
+            if described:
+                # the role may not run at all (rollback_components): it checks its own inputs when it does
+                item["required"] = False
+                item["min"] = 0 if "min" in item and item["type"] not in ("integer", "float") else item.get("min")
+                item = {k: v for k, v in item.items() if v is not None}
+            spec.append(item)
     return {
         "name": "%s.%s.%s" % (NAMESPACE, NAME, path.stem),
         "description": "; ".join(d for d in descriptions if d),
@@ -174,7 +206,8 @@ def validate(survey):
 
 def shipped_playbooks(root):
     """Playbooks that run roles of the collection: the ones a survey is shipped for."""
-    return [p for p in sorted((root / "playbooks").glob("*.yml")) if playbook_roles(p)]
+    described = playbook_specs(root)
+    return [p for p in sorted((root / "playbooks").glob("*.yml")) if p.stem in described or playbook_roles(p)]
 
 
 def dumps(survey):

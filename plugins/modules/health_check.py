@@ -56,7 +56,7 @@ options:
     description:
       - Extra request headers (for example C(Host) to reach a virtual host through an IP).
       - The values of headers whose name mentions auth, token, key, secret, signature, password or
-        cookie are masked like no_log options: never shown in results or the journal.
+        cookie are masked like no_log options, never shown in results or the journal.
     type: dict
     default: {}
   timeout:

@@ -43,20 +43,26 @@ def test_survey_passes_awx_rules(playbook):
 @pytest.mark.parametrize("playbook", PLAYBOOKS)
 def test_questions_follow_the_argument_specs(playbook):
     spec = json.loads((SHIPPED / ("%s.json" % playbook)).read_text())
-    options = {}
-    for role in survey.playbook_roles(REPO / "playbooks" / ("%s.yml" % playbook)):
+    described = survey.playbook_specs(REPO).get(playbook, {})
+    options = dict(described.get("options") or {})
+    for role in described.get("roles") or survey.playbook_roles(REPO / "playbooks" / ("%s.yml" % playbook)):
         options.update(role_options(role))
     for item in spec["spec"]:
         option = options[item["variable"]]
-        if option.get("choices"):
+        if option.get("choices") and option["type"] == "list":
+            assert item["type"] == "multiselect"
+            assert item["choices"] == [str(c) for c in option["choices"]]
+        elif option.get("choices"):
             assert item["type"] == "multiplechoice"
             assert item["choices"] == [str(c) for c in option["choices"]]
             assert item["default"] == str(option["default"])
+        else:
+            assert option["type"] not in ("list", "dict", "raw")
         if option.get("no_log"):
             assert item["type"] == "password"
-        assert option["type"] not in ("list", "dict", "raw")
     asked = {item["variable"] for item in spec["spec"]}
-    left_out = {name for name, o in options.items() if o.get("type") in ("list", "dict", "raw")}
+    left_out = {name for name, o in options.items() if o.get("type") in ("dict", "raw")}
+    left_out |= {name for name, o in options.items() if o.get("type") == "list" and not o.get("choices")}
     assert not asked & left_out
 
 
@@ -114,3 +120,36 @@ def test_cli_prints_the_survey(capsys):
 def test_cli_refuses_a_playbook_without_roles(capsys):
     assert cli.main(["survey", "status"]) == 2
     assert "runs no role" in capsys.readouterr().err
+
+
+DESCRIBED = yaml.safe_load((REPO / "awx" / "playbooks.yml").read_text())
+
+
+def playbook_text(name):
+    """The playbook and the playbooks it imports, as text."""
+    path = REPO / "playbooks" / ("%s.yml" % name)
+    text = path.read_text()
+    for play in yaml.safe_load(text):
+        imported = play.get("ansible.builtin.import_playbook")
+        if imported:
+            text += playbook_text(Path(imported).stem)
+    return text
+
+
+@pytest.mark.parametrize("name", sorted(k for k in DESCRIBED if (REPO / "playbooks" / ("%s.yml" % k)).is_file()))
+def test_described_playbook_variables_exist(name):
+    described, text = DESCRIBED[name], playbook_text(name)
+    unused = [option for option in described["options"] if option not in text]
+    assert unused == [], "awx/playbooks.yml asks %s, which playbooks/%s.yml never reads" % (unused, name)
+    options_of_roles = {option for role in described["roles"] for option in role_options(role)}
+    assert set(described["sets"]) <= options_of_roles
+    asked = {item["variable"] for item in json.loads((SHIPPED / ("%s.json" % name)).read_text())["spec"]}
+    assert asked.isdisjoint(described["sets"]), "a survey answer would override what the playbook sets"
+
+
+def test_complete_survey_asks_components_as_multiselect():
+    spec = json.loads((SHIPPED / "rollback_complete.json").read_text())["spec"]
+    components = next(item for item in spec if item["variable"] == "rollback_components")
+    assert components["type"] == "multiselect"
+    assert components["choices"] == ["database", "app", "ssl", "cache", "webhooks"]
+    assert not any(item["required"] for item in spec if not item["variable"].startswith("rollback_"))
