@@ -16,8 +16,10 @@ PostgreSQL and Redis and builds a PKI itself); stop() stops what the stack start
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.client
+import io
 import json
 import os
 import ssl
@@ -131,11 +133,12 @@ class Stack:
         # the database: snapshot "good" taken before the deploy, then the bad release lost orders
         self.db = new_database(self.postgres)
         self._parts.append(self.db)
-        event, res, _ = run_task(
-            base / "ansible",
-            "emergency.rollback.pg_snapshot",
-            self.db.params(state_dir=str(self.state_dir), snapshot_id="good"),
-        )
+        with contextlib.redirect_stdout(io.StringIO()):  # the setup's play output is noise to a script
+            event, res, _ = run_task(
+                base / "ansible",
+                "emergency.rollback.pg_snapshot",
+                self.db.params(state_dir=str(self.state_dir), snapshot_id="good"),
+            )
         if event != "runner_on_ok":
             raise RuntimeError("the pre-deploy snapshot failed: %s" % res.get("msg", res))
         self.db.execute("DELETE FROM billing.invoices; DELETE FROM orders")
@@ -215,7 +218,7 @@ class Stack:
             "ssl": {"served": "%s (%s)" % (served[:16], certs.get(served, "unknown"))},
             "cache": {"page:*": len(self.redis.keys("page:*")), "session:1": self.redis.exists("session:1")},
             "webhooks": {"stripe %s" % self.hook_id: self.hook_url},
-            "maintenance": self.maintenance.read_text().splitlines()[0] if self.maintenance.exists() else "",
+            "maintenance": next((x for x in self.maintenance.read_text().splitlines() if "maintenance:" in x), "?"),
         }
 
     # --- what the playbook needs -------------------------------------------------------------------
