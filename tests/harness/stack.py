@@ -11,7 +11,8 @@
   stand-in for the announcements.
 
 Usable from pytest (pass the session's services) and from a plain script (Stack.start() starts
-PostgreSQL and Redis and builds a PKI itself); stop() stops what the stack started.
+PostgreSQL and Redis and builds a PKI itself); stop() stops what the stack started. Test modules
+import the fixture: `from tests.harness.stack import sandbox` (with `pki` from sslcache).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ import ssl
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.harness import pki as pki_mod
 from tests.harness import services
 from tests.harness.ansible import run_task
@@ -34,6 +37,10 @@ from tests.harness.database import new_database
 from tests.harness.providers import STRIPE_KEY, SlackStandIn, StripeStandIn
 from tests.harness.sslcache import TlsSite, install_set, ssl_vars
 
+REPO = Path(__file__).resolve().parents[2]
+COMPLETE = str(REPO / "playbooks" / "rollback_complete.yml")
+PARTIAL = str(REPO / "playbooks" / "rollback_partial.yml")
+VERDICT = "Fail listing what was reverted and why"
 GOOD_HOOK = "https://shop.example.com/webhooks/stripe"
 BAD_HOOK = "https://shop.example.com/v2/webhooks/stripe"
 GROUPS = ("web", "cache", "loadbalancers", "databases", "webhooks")
@@ -278,3 +285,23 @@ class Stack:
     def journal(self):
         path = self.state_dir / "journal.jsonl"
         return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+Sandbox = Stack  # the name the complete rollback tests knew it by
+
+
+@pytest.fixture
+def sandbox(redis_server, postgres, tmp_path, pki):
+    box = Stack(tmp_path / "stack", postgres, redis_server, pki)
+    yield box
+    box.stop()
+
+
+def changed_tasks(run):
+    """(task, host) of every task that reported changed in a PlaybookRun."""
+    return [
+        (name, r["host"])
+        for name, results in run.results.items()
+        for r in results
+        if r["event"] == "runner_on_ok" and r["res"].get("changed")
+    ]

@@ -6,41 +6,19 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import pytest
 
 from tests.harness.app import live_of
 from tests.harness.providers import STRIPE_KEY
 from tests.harness.sslcache import pki  # noqa: F401 - fixture
-from tests.harness.stack import BAD_HOOK, GOOD_HOOK, Stack
+from tests.harness.stack import BAD_HOOK, COMPLETE, GOOD_HOOK, PARTIAL, VERDICT, changed_tasks, sandbox  # noqa: F401
 from tests.harness.traffic import ClientLoop
 
 pytestmark = pytest.mark.integration
 
-REPO = Path(__file__).resolve().parents[3]
-COMPLETE = str(REPO / "playbooks" / "rollback_complete.yml")
-PARTIAL = str(REPO / "playbooks" / "rollback_partial.yml")
-VERDICT = "Fail listing what was reverted and why"
 
-
-@pytest.fixture
-def sandbox(redis_server, postgres, tmp_path, pki):  # noqa: F811
-    box = Stack(tmp_path / "stack", postgres, redis_server, pki)
-    yield box
-    box.stop()
-
-
-def changed_tasks(run):
-    return [
-        (name, r["host"])
-        for name, results in run.results.items()
-        for r in results
-        if r["event"] == "runner_on_ok" and r["res"].get("changed")
-    ]
-
-
-def test_complete_rollback_under_load_then_rerun_changes_nothing(playbook, sandbox):
+def test_complete_rollback_under_load_then_rerun_changes_nothing(playbook, sandbox):  # noqa: F811
     assert sandbox.get()[2] == "release r2\n"
     with ClientLoop(sandbox) as clients:
         time.sleep(0.3)
@@ -91,7 +69,7 @@ def test_complete_rollback_under_load_then_rerun_changes_nothing(playbook, sandb
     assert sandbox.db.counts()["orders"] == 50
 
 
-def test_failed_verify_reverts_the_whole_stack(playbook, sandbox):
+def test_failed_verify_reverts_the_whole_stack(playbook, sandbox):  # noqa: F811
     failing = [{"url": "http://127.0.0.1:%d/" % sandbox.app_port, "status": 200, "body_regex": "release r9"}]
     run = playbook(
         COMPLETE,
@@ -124,7 +102,7 @@ def test_failed_verify_reverts_the_whole_stack(playbook, sandbox):
     assert failed == {"database", "app", "ssl", "cache", "webhooks"}
 
 
-def test_partial_app_only_leaves_the_cache_alone(playbook, sandbox):
+def test_partial_app_only_leaves_the_cache_alone(playbook, sandbox):  # noqa: F811
     run = playbook(
         PARTIAL,
         inventory=sandbox.inventory(),
@@ -138,14 +116,14 @@ def test_partial_app_only_leaves_the_cache_alone(playbook, sandbox):
     assert {e["component"] for e in sandbox.journal() if e["action"] == "verify"} == {"app"}
 
 
-def test_partial_requires_components(playbook, sandbox):
+def test_partial_requires_components(playbook, sandbox):  # noqa: F811
     run = playbook(PARTIAL, inventory=sandbox.inventory(), extravars=sandbox.extravars())
     assert run.rc != 0
     assert live_of(sandbox.root) == "r2"
     assert len(sandbox.redis.keys("page:*")) == 50
 
 
-def test_check_diff_changes_nothing(playbook, sandbox):
+def test_check_diff_changes_nothing(playbook, sandbox):  # noqa: F811
     files = (sandbox.maintenance.read_text(), sandbox.upstream.read_text())
     run = playbook(COMPLETE, inventory=sandbox.inventory(), extravars=sandbox.extravars(), check=True, diff=True)
     assert run.rc == 0, run.stdout[-4000:]
@@ -158,7 +136,7 @@ def test_check_diff_changes_nothing(playbook, sandbox):
     assert "maintenance: on" in run.stdout  # the planned diff of the maintenance page
 
 
-def test_failed_app_phase_swaps_the_database_back_and_skips_the_rest(playbook, sandbox):
+def test_failed_app_phase_swaps_the_database_back_and_skips_the_rest(playbook, sandbox):  # noqa: F811
     run = playbook(COMPLETE, inventory=sandbox.inventory(), extravars=sandbox.extravars(app_rollback_to="r9"))
     assert run.rc != 0
     msg = run.result(VERDICT)["msg"]
