@@ -92,6 +92,8 @@ verdicts (one per host, after `run`):
   unchanged, not verified  nothing changed and nothing was verified
   failed / unreachable     with ansible-playbook's first error for that host
   not matched              a --limit name no inventory host has (exit 1)
+  controller               localhost ran only the plays on localhost and changed nothing
+                           (the complete rollback's announcements and smoke checks): not counted
 
 exit status of run:
   0  every host verified    1  failed, unreachable, or no host matched

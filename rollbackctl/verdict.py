@@ -6,7 +6,10 @@ Verdicts, one per host:
 - unchanged, not verified: nothing changed and nothing was verified;
 - failed: a task failed and was not rescued (its first error is shown);
 - unreachable: the host could not be reached;
-- not matched: a name given to --limit that no host of the inventory matched.
+- not matched: a name given to --limit that no host of the inventory matched;
+- controller: localhost ran only plays that target it by name (announcements, smoke checks, the
+  verdict of the complete rollback), changed nothing and failed nothing: it is not a target, and
+  its verdict does not count towards the exit code.
 A run in which no host matched has no host verdict at all: it is an error of its own.
 """
 
@@ -32,6 +35,7 @@ class Host:
     unreachable: str | None = None
     verified: list = field(default_factory=list)  # summaries of passed verify steps
     not_verified: list = field(default_factory=list)  # why verification did not happen
+    plays: set = field(default_factory=set)  # hosts patterns of the plays it ran tasks in
 
     def verdict(self, check=False):
         """(word, detail) for this host."""
@@ -42,6 +46,8 @@ class Host:
         if self.failed:
             task, message = self.failed[0]
             return "failed", "%s: %s" % (task, message) if task else message
+        if self.plays == {"localhost"} and not (self.changed or self.verified or self.not_verified):
+            return "controller", "ran only the plays on localhost, changed nothing"
         if check:
             return ("would change" if self.changed else "unchanged"), ""
         if self.verified and not self.not_verified:
@@ -76,7 +82,8 @@ class Outcome:
             return EXIT_FAILED
         if check:
             return EXIT_OK
-        return EXIT_OK if all(w == "verified" for w in words) else EXIT_NOT_VERIFIED
+        targets = [w for w in words if w != "controller"]
+        return EXIT_OK if targets and all(w == "verified" for w in targets) else EXIT_NOT_VERIFIED
 
 
 def _message(res):
@@ -92,11 +99,14 @@ def _message(res):
 def read_events(events, stdout_text="", limit=None):
     """Build the Outcome of a run from ansible-runner events and ansible-playbook's output."""
     out = Outcome()
+    pattern = None
     for event in events:
         kind = event.get("event")
         data = event.get("event_data") or {}
         host = data.get("host")
         res = data.get("res") or {}
+        if host and (kind or "").startswith("runner_"):
+            out.host(host).plays.add(pattern)
         if kind == "playbook_on_play_start":
             pattern = data.get("pattern") or data.get("play_pattern")
             if pattern and pattern not in out.patterns:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Inventory script: the variables of the services the sandbox runs, from
-# $ROLLBACK_SANDBOX/services.json. demo/drill.py writes that file when it starts the sandbox's
-# app and nginx (the docs tests add PostgreSQL, Redis and the rest); without it this adds nothing.
+# $ROLLBACK_SANDBOX/services.json. demo/drill.py writes that file with every variable of the
+# complete rollback when it builds the sandbox (the docs tests write their own); without it this
+# adds nothing.
 set -euo pipefail
 if [ "${1:-}" = "--host" ]; then
   echo '{}'

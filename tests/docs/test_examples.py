@@ -1,6 +1,6 @@
 """Docs as tests: every fenced block of README.md and roles/*/README.md runs against the sandbox.
 
-The sandbox is demo/drill.py's (the shop behind nginx) plus the harness's PostgreSQL, Redis,
+The sandbox is tests/harness/shop.py's (the shop behind nginx) plus the harness's PostgreSQL, Redis,
 memcached and stand-ins for the CDN, Stripe, Square and Slack, all described to Ansible by
 inventories/sandbox through $ROLLBACK_SANDBOX/services.json. Each block runs as printed, apart
 from the placeholders of the README's "Placeholders in the examples" table (PLACEHOLDERS below),
@@ -25,17 +25,16 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from demo import drill
 from tests.docs.docsource import BIN, REPO, all_blocks, ansible_env
 from tests.harness import pki as pki_mod
-from tests.harness import services
+from tests.harness import services, shop
 from tests.harness.database import SCHEMA, make_alembic_project
 from tests.harness.providers import SLACK_TOKEN, SQUARE_TOKEN, STRIPE_KEY, SlackStandIn, SquareStandIn, StripeStandIn
 from tests.harness.sslcache import memcached, pki, start_purge_server  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.integration
 
-RELEASES = [rid for rid, _version, _broken in drill.RELEASES]
+RELEASES = [rid for rid, _version, _broken in shop.RELEASES]
 STRIPE_ID = "we_1Mr5jULkdIwHu7ix1ibLTM0x"
 GREEN, BLUE = "https://green.shop.example.com/webhooks/%s", "https://blue.shop.example.com/webhooks/%s"
 DB_PASSWORD = "rollback-Sandbox-3f9a"
@@ -121,7 +120,7 @@ class Box:
         return os.readlink(self.root / "current").rsplit("/", 1)[-1]
 
     def health(self):
-        return drill.get(self.url + "/health")[0]
+        return shop.get(self.url + "/health")[0]
 
     def reset_app(self, live):
         """The shop as deployed: no deploy history, no bad marks, `current` -> live, restarted."""
@@ -195,7 +194,7 @@ def box(postgres, memcached, pki, tmp_path_factory):  # noqa: F811
     os.chmod(path, 0o711)
     started = []
     try:
-        sandbox = drill.start(path)
+        sandbox = shop.start(path)
         started.append(sandbox)
         redis = services.start_redis(path / "redis", password=REDIS_PASSWORD)
         started.append(redis)
@@ -343,7 +342,12 @@ def readme_make(block, box):
     # `make test` is this suite (and lint, sanity and Molecule) itself: it is not run from here.
     proc = box.sh("make demo", ROLLBACK_SANDBOX=str(box.path / "demo"), ROLLBACK_DEMO_CLEAN="1")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
-    assert "GET /health -> 500" in proc.stdout and "GET /health -> 200" in proc.stdout
+    before, _, after = proc.stdout.partition("== after")
+    assert "current -> r2 (rev-r2), /health 500" in before and "orders=0" in before, proc.stdout[-3000:]
+    assert "current -> r1 (rev-r1), /health 200" in after and "orders=50" in after, proc.stdout[-3000:]
+    assert "served certificate" in after and "(good)" in after and "maintenance: off" in after
+    assert "rollbackctl: all hosts verified" in proc.stdout and "sandbox => verified" in proc.stdout
+    assert "rollbackctl: report of run" in proc.stdout
     assert "drill verified" in proc.stdout
 
 

@@ -98,6 +98,29 @@ class TlsSite:
         )
 
 
+def ssl_vars(site, state_dir, cert_set, **extra):
+    """The ssl role's variables for a TlsSite, restoring cert_set."""
+    values = {
+        "rollback_hosts": "all",
+        "ssl_state_dir": str(state_dir),
+        "ssl_cert_path": str(site.cert),
+        "ssl_key_path": str(site.key),
+        "ssl_chain_path": str(site.chain),
+        "ssl_src_cert": str(cert_set.fullchain),
+        "ssl_src_key": str(cert_set.key),
+        "ssl_src_chain": str(cert_set.chain),
+        "ssl_ca_path": str(site.pki.ca),
+        "ssl_expected_names": list(pki_mod.NAMES),
+        "ssl_test_command": site.test_command,
+        "ssl_reload_command": site.reload_command,
+        "ssl_probe_port": site.nginx.https_port,
+        "ssl_probe_retries": 10,
+        "ssl_probe_delay": 0.2,
+    }
+    values.update(extra)
+    return values
+
+
 def site_conf(live, extra=""):
     return SITE.format(names=" ".join(pki_mod.NAMES), live=live, extra=extra)
 

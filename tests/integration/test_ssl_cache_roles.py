@@ -7,36 +7,14 @@ import json
 import pytest
 
 from tests.harness.ansible import REPO
-from tests.harness.pki import NAMES, PASSPHRASE
-from tests.harness.sslcache import memcached, pki, purge_server, tls_site  # noqa: F401 - fixtures
+from tests.harness.pki import PASSPHRASE
+from tests.harness.sslcache import memcached, pki, purge_server, ssl_vars, tls_site  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.integration
 SSL_PLAYBOOK = str(REPO / "playbooks" / "rollback_ssl.yml")
 CACHE_PLAYBOOK = str(REPO / "playbooks" / "rollback_cache.yml")
 PROVE = "Prove nginx serves the restored certificate"
 FAIL_TASK = "Fail saying what failed and what was reverted"
-
-
-def ssl_vars(site, state_dir, cert_set, **extra):
-    values = {
-        "rollback_hosts": "all",
-        "ssl_state_dir": str(state_dir),
-        "ssl_cert_path": str(site.cert),
-        "ssl_key_path": str(site.key),
-        "ssl_chain_path": str(site.chain),
-        "ssl_src_cert": str(cert_set.fullchain),
-        "ssl_src_key": str(cert_set.key),
-        "ssl_src_chain": str(cert_set.chain),
-        "ssl_ca_path": str(site.pki.ca),
-        "ssl_expected_names": list(NAMES),
-        "ssl_test_command": site.test_command,
-        "ssl_reload_command": site.reload_command,
-        "ssl_probe_port": site.nginx.https_port,
-        "ssl_probe_retries": 10,
-        "ssl_probe_delay": 0.2,
-    }
-    values.update(extra)
-    return values
 
 
 def test_ssl_role_check_then_restore_and_prove(playbook, tls_site, pki, state_dir):  # noqa: F811

@@ -95,3 +95,42 @@ def test_a_limit_name_no_host_has_is_not_matched():
     assert outcome.hosts["ghost"].verdict()[0] == "not matched"
     assert outcome.hosts["h"].verdict()[0] == "verified"
     assert outcome.exit_code(0) == EXIT_FAILED
+
+
+def play(pattern):
+    return {"event": "playbook_on_play_start", "event_data": {"pattern": pattern, "play_pattern": pattern}}
+
+
+def test_localhost_of_controller_plays_does_not_count():
+    # rollback_complete: announcements and smoke checks on localhost, the components on the target
+    events = [
+        play("localhost"),
+        ok("localhost", "notify"),
+        play("web"),
+        ok("web1", "emergency.rollback.release", True),
+        ok("web1", "health_check", journal=VERIFY_OK),
+        play("localhost"),
+        ok("localhost", "health_check"),
+        stats(),
+    ]
+    outcome = read_events(events)
+    assert outcome.hosts["localhost"].verdict()[0] == "controller"
+    assert outcome.hosts["web1"].verdict()[0] == "verified"
+    assert outcome.exit_code(0) == EXIT_OK
+
+
+@pytest.mark.parametrize(
+    "events",
+    [
+        # localhost is an inventory host of a component play: it is a target
+        [play("localhost"), ok("localhost"), play("web"), ok("localhost"), stats()],
+        # a change on localhost needs a verify like any other
+        [play("localhost"), ok("localhost", "emergency.rollback.release", True), stats()],
+        # only controller plays ran: no target was verified
+        [play("localhost"), ok("localhost"), stats()],
+    ],
+)
+def test_localhost_counts_when_it_is_a_target_or_changed(events):
+    outcome = read_events(events)
+    assert outcome.hosts["localhost"].verdict()[0] != "controller" or len(outcome.hosts) == 1
+    assert outcome.exit_code(0) == EXIT_NOT_VERIFIED

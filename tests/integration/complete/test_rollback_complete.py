@@ -1,197 +1,24 @@
-"""playbooks/rollback_complete.yml on a localhost sandbox: a real nginx load balancer in front of a
-real nginx app proxy serving an ansistrano layout, a real Redis, and a client loop counting answers."""
+"""playbooks/rollback_complete.yml on a localhost sandbox (tests/harness/stack.py): a real nginx load
+balancer in front of a real nginx app proxy serving an ansistrano layout, PostgreSQL, Redis, a TLS
+site, the Stripe and Slack stand-ins, and a client loop counting answers."""
 
 from __future__ import annotations
 
 import json
-import ssl
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
-from tests.harness import services
-from tests.harness.app import live_of, make_layout
-from tests.harness.database import new_database
-from tests.harness.providers import STRIPE_KEY, SlackStandIn, StripeStandIn
-from tests.harness.sslcache import pki, tls_site  # noqa: F401 - fixtures
+from tests.harness.app import live_of
+from tests.harness.providers import STRIPE_KEY
+from tests.harness.sslcache import pki  # noqa: F401 - fixture
+from tests.harness.stack import BAD_HOOK, COMPLETE, GOOD_HOOK, PARTIAL, VERDICT, changed_tasks, sandbox  # noqa: F401
 from tests.harness.traffic import ClientLoop
-from tests.integration.test_ssl_cache_roles import ssl_vars
 
 pytestmark = pytest.mark.integration
 
-REPO = Path(__file__).resolve().parents[3]
-COMPLETE = str(REPO / "playbooks" / "rollback_complete.yml")
-PARTIAL = str(REPO / "playbooks" / "rollback_partial.yml")
-VERDICT = "Fail listing what was reverted and why"
-GOOD_HOOK = "https://shop.example.com/webhooks/stripe"
-BAD_HOOK = "https://shop.example.com/v2/webhooks/stripe"
 
-# The app proxy serves the live release; the load balancer includes the maintenance file and
-# balances the managed upstream (the app proxy). Both are server blocks of one nginx.
-SITE = """\
-server {{{{
-    listen 127.0.0.1:{app};
-    root {root}/current/public;
-    open_file_cache off;
-    location = /health {{{{ try_files /health =500; }}}}
-    location / {{{{ try_files $uri /index.html =404; }}}}
-}}}}
-server {{{{
-    listen 127.0.0.1:{{http_port}};
-    include {maintenance};
-    location / {{{{
-        proxy_pass http://app;
-        proxy_next_upstream off;
-    }}}}
-}}}}
-"""
-
-
-class Sandbox:
-    def __init__(self, nginx_factory, redis_server, postgres, task, tmp_path, state_dir, tls_site, pki):  # noqa: F811
-        self.root = make_layout(tmp_path / "app", ["r1", "r2"], live="r2")  # r2: the bad deploy
-        self.app_port = services.free_port()
-        self.maintenance = tmp_path / "maintenance.conf"
-        self.maintenance.write_text("# maintenance: off\n")
-        self.nginx = nginx_factory(
-            SITE.format(app=self.app_port, root=self.root, maintenance=self.maintenance), run=False
-        )
-        self.upstream = self.nginx.conf_d / "upstream.conf"
-        self.upstream.write_text("upstream app {\n    server 127.0.0.1:%d;\n}\n" % self.app_port)
-        self.nginx.start()
-        services.wait_for_port(self.app_port)
-        self.redis = redis_server.client()
-        self.redis.flushdb()
-        self.redis.mset({"page:%d" % i: "bad" for i in range(50)} | {"session:1": "keep"})
-        self.redis_port = redis_server.port
-        self.state_dir = state_dir
-        # the database: snapshot "good" taken before the deploy, then the bad release lost orders
-        self.postgres = postgres
-        self.db = new_database(postgres)
-        event, res, _ = task(
-            "emergency.rollback.pg_snapshot", self.db.params(state_dir=str(state_dir), snapshot_id="good")
-        )
-        assert event == "runner_on_ok", res
-        self.db.execute("DELETE FROM billing.invoices; DELETE FROM orders")
-        self.bad_db = (self.db.oid(), self.db.counts())
-        # the provider: the bad release re-pointed the Stripe endpoint at its own URL
-        self.stripe = StripeStandIn(STRIPE_KEY)
-        self.stripe.start()
-        self.hook_id = self.stripe.add(BAD_HOOK, ["charge.failed"])
-        self.slack = SlackStandIn()
-        self.slack.start()
-
-        # the certificates: the bad release installed "current", the rollback target is "good"
-        self.tls, self.pki = tls_site, pki
-        self.bad_tls = tls_site.files()
-
-    def served_certificate(self):
-        """DER of the certificate the TLS site serves now."""
-        pem = ssl.get_server_certificate(("127.0.0.1", self.tls.nginx.https_port))
-        return ssl.PEM_cert_to_DER_cert(pem)
-
-    def certificate_of(self, name):
-        fullchain = self.pki[name].fullchain.read_text()
-        first = fullchain[: fullchain.index("-----END CERTIFICATE-----") + len("-----END CERTIFICATE-----")]
-        return ssl.PEM_cert_to_DER_cert(first)
-
-    @property
-    def hook_url(self):
-        return self.stripe.endpoints[self.hook_id]["url"]
-
-    @property
-    def http_port(self):
-        return self.nginx.http_port
-
-    def get(self, path="/"):
-        import http.client
-
-        conn = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=5)
-        try:
-            conn.request("GET", path)
-            resp = conn.getresponse()
-            return resp.status, dict(resp.getheaders()), resp.read().decode()
-        finally:
-            conn.close()
-
-    def inventory(self):
-        host = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
-        groups = ("web", "cache", "loadbalancers", "databases", "webhooks")
-        return {"all": {"children": {g: {"hosts": {"localhost": host}} for g in groups}}}
-
-    def extravars(self, **extra):
-        argv = [str(x) for x in self.nginx.argv("-t")], [str(x) for x in self.nginx.argv("-s", "reload")]
-        # smoke checks go to the app behind the load balancer: its maintenance page is still on
-        app = "http://127.0.0.1:%d" % self.app_port
-        variables = ssl_vars(self.tls, self.state_dir, self.pki["good"])
-        del variables["rollback_hosts"]
-        variables.update(
-            {
-                "rollback_state_dir": str(self.state_dir),
-                "app_root": str(self.root),
-                "app_rollback_to": "r1",
-                "app_health_urls": ["http://127.0.0.1:%d/health" % self.app_port],
-                "database_name": self.db.name,
-                "database_login_host": self.postgres.host,
-                "database_login_port": self.postgres.port,
-                "database_login_user": self.postgres.user,
-                "database_login_password": self.postgres.password,
-                "database_bin_dir": str(self.postgres.bin_dir),
-                "database_snapshot_verify": False,
-                "database_restore_snapshot": "good",
-                "webhooks_stripe_api_key": STRIPE_KEY,
-                "webhooks_backoff": 0.01,
-                "webhooks_notify_retries": 0,
-                "webhooks_endpoints": [
-                    {
-                        "name": "stripe payments",
-                        "provider": "stripe",
-                        "endpoint_id": self.hook_id,
-                        "url": GOOD_HOOK,
-                        "api_base_url": self.stripe.url,
-                    }
-                ],
-                "cache_redis_enabled": True,
-                "cache_redis_port": self.redis_port,
-                "cache_redis_patterns": ["page:*"],
-                "traffic_test_command": argv[0],
-                "traffic_reload_command": argv[1],
-                "traffic_maintenance_path": str(self.maintenance),
-                "traffic_maintenance_retry_after": 9,
-                "traffic_maintenance_allow_paths": ["/health"],
-                "traffic_upstream_path": str(self.upstream),
-                "rollback_smoke_checks": [{"url": app + "/", "status": 200, "body_regex": "release r1"}],
-            }
-        )
-        variables.update(extra)
-        return variables
-
-    def journal(self):
-        path = self.state_dir / "journal.jsonl"
-        return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
-
-
-@pytest.fixture
-def sandbox(nginx_factory, redis_server, postgres, task, tmp_path, state_dir, tls_site, pki):  # noqa: F811
-    box = Sandbox(nginx_factory, redis_server, postgres, task, tmp_path, state_dir, tls_site, pki)
-    yield box
-    box.stripe.stop()
-    box.slack.stop()
-    box.db.drop_all()
-
-
-def changed_tasks(run):
-    return [
-        (name, r["host"])
-        for name, results in run.results.items()
-        for r in results
-        if r["event"] == "runner_on_ok" and r["res"].get("changed")
-    ]
-
-
-def test_complete_rollback_under_load_then_rerun_changes_nothing(playbook, sandbox):
+def test_complete_rollback_under_load_then_rerun_changes_nothing(playbook, sandbox):  # noqa: F811
     assert sandbox.get()[2] == "release r2\n"
     with ClientLoop(sandbox) as clients:
         time.sleep(0.3)
@@ -242,7 +69,7 @@ def test_complete_rollback_under_load_then_rerun_changes_nothing(playbook, sandb
     assert sandbox.db.counts()["orders"] == 50
 
 
-def test_failed_verify_reverts_the_whole_stack(playbook, sandbox):
+def test_failed_verify_reverts_the_whole_stack(playbook, sandbox):  # noqa: F811
     failing = [{"url": "http://127.0.0.1:%d/" % sandbox.app_port, "status": 200, "body_regex": "release r9"}]
     run = playbook(
         COMPLETE,
@@ -275,7 +102,7 @@ def test_failed_verify_reverts_the_whole_stack(playbook, sandbox):
     assert failed == {"database", "app", "ssl", "cache", "webhooks"}
 
 
-def test_partial_app_only_leaves_the_cache_alone(playbook, sandbox):
+def test_partial_app_only_leaves_the_cache_alone(playbook, sandbox):  # noqa: F811
     run = playbook(
         PARTIAL,
         inventory=sandbox.inventory(),
@@ -289,14 +116,14 @@ def test_partial_app_only_leaves_the_cache_alone(playbook, sandbox):
     assert {e["component"] for e in sandbox.journal() if e["action"] == "verify"} == {"app"}
 
 
-def test_partial_requires_components(playbook, sandbox):
+def test_partial_requires_components(playbook, sandbox):  # noqa: F811
     run = playbook(PARTIAL, inventory=sandbox.inventory(), extravars=sandbox.extravars())
     assert run.rc != 0
     assert live_of(sandbox.root) == "r2"
     assert len(sandbox.redis.keys("page:*")) == 50
 
 
-def test_check_diff_changes_nothing(playbook, sandbox):
+def test_check_diff_changes_nothing(playbook, sandbox):  # noqa: F811
     files = (sandbox.maintenance.read_text(), sandbox.upstream.read_text())
     run = playbook(COMPLETE, inventory=sandbox.inventory(), extravars=sandbox.extravars(), check=True, diff=True)
     assert run.rc == 0, run.stdout[-4000:]
@@ -309,7 +136,7 @@ def test_check_diff_changes_nothing(playbook, sandbox):
     assert "maintenance: on" in run.stdout  # the planned diff of the maintenance page
 
 
-def test_failed_app_phase_swaps_the_database_back_and_skips_the_rest(playbook, sandbox):
+def test_failed_app_phase_swaps_the_database_back_and_skips_the_rest(playbook, sandbox):  # noqa: F811
     run = playbook(COMPLETE, inventory=sandbox.inventory(), extravars=sandbox.extravars(app_rollback_to="r9"))
     assert run.rc != 0
     msg = run.result(VERDICT)["msg"]

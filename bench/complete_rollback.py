@@ -1,0 +1,188 @@
+"""Wall time of playbooks/rollback_complete.yml on the localhost sandbox (one host in every
+group), against the five component playbooks run one after the other on the same bad deploy,
+measured in the same run, alternating, each round on a freshly built stack
+(tests/harness/stack.py: nginx LB + app proxy, PostgreSQL, Redis, a TLS site, the Stripe stand-in).
+
+    python bench/complete_rollback.py [rounds]    (default 3; prints medians)
+
+The baseline is what the on-call engineer ran before rollback_complete existed: rollback_database,
+rollback_app, rollback_ssl, rollback_cache and rollback_webhooks by hand, in that order, with the
+same variables. The ratio is what the complete run costs on top: one lock for the whole run, the
+maintenance page on and off, the smoke checks, the whole-stack revert plays (no-ops on success),
+in one ansible-playbook process instead of five. No soak wait is configured (the sandbox sets no
+traffic_restore_pool, so the gradual restore and its soaks are skipped): the times exclude them.
+Each phase's share comes from the runner events (a phase is a play: from its start to the next
+play's start; "startup" is ansible-playbook's start to the first play). The Molecule-fleet
+variant is left out until a `complete` Molecule scenario exists.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests.harness import pki as pki_mod  # noqa: E402
+from tests.harness import services  # noqa: E402
+from tests.harness.ansible import run_playbook  # noqa: E402
+from tests.harness.stack import GOOD_HOOK, Stack  # noqa: E402
+
+COMPLETE = REPO / "playbooks" / "rollback_complete.yml"
+COMPONENTS = ("database", "app", "ssl", "cache", "webhooks")
+# play name (prefix) -> phase of the table
+PHASES = (
+    ("Assess", "assess + lock"),
+    ("Announce the start", "notify start"),
+    ("Maintenance page on", "maintenance on"),
+    ("Database", "database"),
+    ("Application", "app"),
+    ("Certificates", "ssl"),
+    ("Caches", "cache"),
+    ("Provider webhooks", "webhooks"),
+    ("Verify", "verify (smoke checks)"),
+    ("Traffic back", "traffic restore (skipped)"),
+    ("Revert", "revert plays (no-ops)"),
+    ("Maintenance page off", "maintenance off"),
+    ("Announce the end", "notify end"),
+    ("Release the locks", "unlock"),
+    ("Verdict", "verdict"),
+)
+
+
+def phase_of(play):
+    return next((phase for prefix, phase in PHASES if play.startswith(prefix)), play)
+
+
+def created(event):
+    moment = datetime.fromisoformat(event["created"])
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()  # runner writes UTC
+
+
+def phase_times(run, started):
+    """{phase: seconds} of one run from its events; `started` is when ansible-runner was called."""
+    marks = [
+        (created(e), phase_of(e["event_data"].get("play", "")))
+        for e in run.events
+        if e["event"] == "playbook_on_play_start"
+    ]
+    end = next(created(e) for e in run.events if e["event"] == "playbook_on_stats")
+    out = {"startup": marks[0][0] - started}
+    for (at, phase), (nxt, _) in zip(marks, marks[1:] + [(end, None)], strict=True):
+        out[phase] = out.get(phase, 0.0) + (nxt - at)
+    return out
+
+
+def failures(run):
+    """The failed tasks of a run and their messages (its stdout may end before them)."""
+    lines = [
+        "%s: %s" % (e["event_data"].get("task"), (e["event_data"].get("res") or {}).get("msg"))
+        for e in run.events
+        if e["event"] in ("runner_on_failed", "runner_on_unreachable") and not e["event_data"].get("ignore_errors")
+    ]
+    return "\n".join(lines) or "rc %s, status %s:\n%s" % (run.rc, run.status, run.stdout[-3000:])
+
+
+def back_at_previous(stack):
+    """Raise unless every component is back (a timing of a run that did nothing is no timing)."""
+    state = stack.state()
+    wrong = []
+    if state["app"]["live"] != "r1":
+        wrong.append("app %s" % state["app"]["live"])
+    if state["database"]["rows"]["orders"] != 50:
+        wrong.append("database %s" % state["database"]["rows"])
+    if stack.served_certificate() != stack.certificate_of("good"):
+        wrong.append("ssl")
+    if state["cache"]["page:*"]:
+        wrong.append("cache")
+    if stack.hook_url != GOOD_HOOK:
+        wrong.append("webhooks")
+    if wrong:
+        raise SystemExit("the run left components behind: %s" % ", ".join(wrong))
+
+
+def complete(stack, work):
+    started = time.time()
+    with contextlib.redirect_stdout(io.StringIO()):
+        run = run_playbook(work, str(COMPLETE), inventory=stack.inventory(), extravars=stack.extravars())
+    took = time.time() - started
+    if run.rc != 0:
+        raise SystemExit("rollback_complete failed:\n%s" % failures(run))
+    return took, phase_times(run, started)
+
+
+def components(stack, work):
+    """The five playbooks one after the other; {component: seconds} and the total."""
+    extravars = stack.extravars()
+    out = {}
+    for component in COMPONENTS:
+        started = time.time()
+        playbook = REPO / "playbooks" / ("rollback_%s.yml" % component)
+        with contextlib.redirect_stdout(io.StringIO()):
+            run = run_playbook(work, str(playbook), inventory=stack.inventory(), extravars=extravars)
+        out[component] = time.time() - started
+        if run.rc != 0:
+            raise SystemExit("%s failed:\n%s" % (playbook.name, failures(run)))
+    return sum(out.values()), out
+
+
+def main():
+    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 3
+    work = Path(tempfile.mkdtemp(prefix="bench-complete-"))
+    work.chmod(0o711)  # the postgres user traverses it
+    postgres = services.start_postgres(work / "postgres")
+    redis = services.start_redis(work / "redis")
+    pki = pki_mod.build(work / "pki")
+    times = {"rollback_complete": [], "five component playbooks": []}
+    phases, parts = [], []
+    try:
+        for i in range(rounds):
+            order = [("rollback_complete", complete), ("five component playbooks", components)]
+            for name, measure in order if i % 2 == 0 else order[::-1]:
+                base = work / ("%s-%d" % (measure.__name__, i))
+                stack = Stack(base / "stack", postgres, redis, pki)
+                try:
+                    took, detail = measure(stack, base)
+                    back_at_previous(stack)
+                finally:
+                    stack.stop()
+                times[name].append(took)
+                (phases if measure is complete else parts).append(detail)
+                print("round %d: %-26s %6.1f s" % (i + 1, name, took), flush=True)
+    finally:
+        redis.stop()
+        postgres.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+    ours, base = statistics.median(times["rollback_complete"]), statistics.median(times["five component playbooks"])
+    print("\ncomplete rollback on the localhost sandbox, one host, %d rounds (wall time, no soak configured)" % rounds)
+    for name, values in times.items():
+        print(
+            "  %-26s median %6.1f s  min %6.1f s  max %6.1f s"
+            % (name, statistics.median(values), min(values), max(values))
+        )
+    print("  ratio rollback_complete / five component playbooks: %.2fx" % (ours / base))
+    print(
+        "\n  %-28s %8s %7s   %s"
+        % ("rollback_complete phase", "median s", "share", "component playbook alone (median s)")
+    )
+    for phase in dict.fromkeys(p for run in phases for p in run):
+        median = statistics.median(run.get(phase, 0.0) for run in phases)
+        alone = [run[phase] for run in parts if phase in run]
+        print(
+            "  %-28s %8.1f %6.0f%%   %s"
+            % (phase, median, 100 * median / ours, "%.1f" % statistics.median(alone) if alone else "")
+        )
+    print("  goal: under 60 s for one host excluding soak waits: %s" % ("met" if ours < 60 else "NOT met"))
+
+
+if __name__ == "__main__":
+    main()
