@@ -7,11 +7,7 @@ import pytest
 
 from tests.harness.app import live_of
 from tests.harness.sslcache import pki, tls_site  # noqa: F401 - fixtures
-
-try:  # the Sandbox moves to the harness; until then it lives with the complete rollback tests
-    from tests.harness.stack import BAD_HOOK, GOOD_HOOK, PARTIAL, sandbox  # noqa: F401
-except ImportError:
-    from tests.integration.complete.test_rollback_complete import BAD_HOOK, GOOD_HOOK, PARTIAL, sandbox  # noqa: F401
+from tests.harness.stack import BAD_HOOK, GOOD_HOOK, PARTIAL
 
 pytestmark = pytest.mark.integration
 

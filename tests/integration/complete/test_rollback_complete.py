@@ -12,7 +12,7 @@ import pytest
 from tests.harness.app import live_of
 from tests.harness.providers import STRIPE_KEY
 from tests.harness.sslcache import pki  # noqa: F401 - fixture
-from tests.harness.stack import BAD_HOOK, COMPLETE, GOOD_HOOK, PARTIAL, VERDICT, changed_tasks, sandbox  # noqa: F401
+from tests.harness.stack import BAD_HOOK, COMPLETE, GOOD_HOOK, PARTIAL, VERDICT, changed_tasks
 from tests.harness.traffic import ClientLoop
 
 pytestmark = pytest.mark.integration

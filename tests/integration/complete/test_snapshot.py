@@ -12,13 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.harness.sslcache import pki, tls_site  # noqa: F401 - fixtures
-
-try:  # the Sandbox moves to the harness; until then it lives with the complete rollback tests
-    from tests.harness.stack import Sandbox, changed_tasks, sandbox  # noqa: F401
-except ImportError:
-    from tests.integration.complete.test_rollback_complete import BAD_HOOK, changed_tasks, sandbox  # noqa: F401
-else:
-    from tests.harness.stack import BAD_HOOK
+from tests.harness.stack import BAD_HOOK, changed_tasks
 
 pytestmark = pytest.mark.integration
 

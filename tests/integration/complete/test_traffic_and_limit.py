@@ -11,11 +11,7 @@ import pytest
 from tests.harness import services
 from tests.harness.app import live_of, make_layout
 from tests.harness.sslcache import pki, tls_site  # noqa: F401 - fixtures
-
-try:  # the Sandbox moves to the harness; until then it lives with the complete rollback tests
-    from tests.harness.stack import COMPLETE, VERDICT, sandbox  # noqa: F401
-except ImportError:
-    from tests.integration.complete.test_rollback_complete import COMPLETE, VERDICT, sandbox  # noqa: F401
+from tests.harness.stack import COMPLETE, VERDICT
 
 pytestmark = pytest.mark.integration
 
