@@ -91,6 +91,17 @@ def test_role_alembic_downgrade_before_the_app_switch(playbook, pgdb, alembic_ro
     assert postgres.password not in run.artifacts_text()
 
 
+def test_role_upgrades_back_when_verification_fails_after_a_downgrade(playbook, pgdb, alembic_role_vars, state_dir):
+    # found by Molecule `complete`: the revert's condition on the revision was a string, which
+    # ansible-core 2.19 refuses, so a failed verify after a downgrade left the schema downgraded
+    run = playbook(PLAYBOOK, extravars=dict(alembic_role_vars, database_verify_sql=["SELECT false"]))
+    assert run.rc != 0
+    assert pgdb.execute("SELECT version_num FROM alembic_version") == [("0003_audit",)]
+    fail = run.result("Fail saying what failed and what was reverted")
+    assert "schema upgraded back to revision 0003_audit" in fail["msg"], fail["msg"]
+    assert not (state_dir / "rollback.lock").exists()
+
+
 def changed_tasks(run):
     return [
         name
