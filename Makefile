@@ -6,6 +6,9 @@ BIN := $(abspath $(VENV))/bin
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/build/collections
 PYTEST_ARGS ?=
+# Test files run in parallel (every fixture uses free ports and temp dirs); 0 runs them in one process.
+PYTEST_WORKERS ?= 2
+PYTEST_PARALLEL := $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfile)
 
 .PHONY: help deps venv collection lint sanity test test-fast test-unit test-integration molecule demo bench build clean surveys ee
 
@@ -49,7 +52,7 @@ test-unit: venv collection
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
 
 test-integration: deps venv collection
-	$(BIN)/pytest tests/integration $(PYTEST_ARGS)
+	$(BIN)/pytest $(PYTEST_PARALLEL) tests/integration $(PYTEST_ARGS)
 
 molecule: venv collection
 	bash molecule/prepare-hosts.sh
@@ -57,11 +60,11 @@ molecule: venv collection
 	PY_COLORS=0 ANSIBLE_FORCE_COLOR=0 $(BIN)/molecule test --all
 
 test-fast: deps venv collection lint
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 
 # Molecule first, so the suite's own summary is the last thing printed.
 test: deps venv collection lint molecule
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest $(PYTEST_PARALLEL) --durations=15 $(PYTEST_ARGS)
 
 demo: deps venv collection
 	$(BIN)/python demo/drill.py
