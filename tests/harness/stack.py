@@ -275,6 +275,7 @@ class Stack:
                 "traffic_maintenance_path": str(self.maintenance),
                 "traffic_maintenance_retry_after": 9,
                 "traffic_maintenance_allow_paths": ["/health"],
+                "traffic_maintenance_check_url": "http://127.0.0.1:%d/" % self.http_port,
                 "traffic_upstream_path": str(self.upstream),
                 "rollback_smoke_checks": [{"url": app + "/", "status": 200, "body_regex": "release r1"}],
             }

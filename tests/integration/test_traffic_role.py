@@ -53,11 +53,12 @@ def timed(playbook, plays):
 def test_maintenance_then_gradual_restore_without_errors(playbook, lb, state_dir):  # noqa: F811
     with ClientLoop(lb) as clients:
         time.sleep(0.5)
+        check = {"traffic_maintenance_check_url": "http://127.0.0.1:%d/" % lb.nginx.http_port}
         on, on_start, on_end = timed(
-            playbook, play(lb, state_dir, traffic_maintenance=True, traffic_maintenance_retry_after=7)
+            playbook, play(lb, state_dir, traffic_maintenance=True, traffic_maintenance_retry_after=7, **check)
         )
         time.sleep(1.5)
-        off, off_start, off_end = timed(playbook, play(lb, state_dir, traffic_maintenance="off"))
+        off, off_start, off_end = timed(playbook, play(lb, state_dir, traffic_maintenance="off", **check))
         time.sleep(1.5)
         steps, steps_start, steps_end = timed(
             playbook,
@@ -99,6 +100,9 @@ def test_maintenance_then_gradual_restore_without_errors(playbook, lb, state_dir
         "maintenance_on",
         "maintenance_off",
     ]
+    # each switch was checked through the load balancer: 503 while on, 200 once off
+    checks = [e for e in entries if e["component"] == "traffic" and e["action"] == "verify"]
+    assert [(c["result"], c["to"]) for c in checks[:2]] == [("ok", "healthy"), ("ok", "healthy")]
 
 
 def test_failed_gate_puts_the_previous_weights_back(playbook, lb, state_dir):  # noqa: F811
