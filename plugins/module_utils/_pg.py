@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime
 import functools
 import glob
+import hashlib
 import json
 import os
 import re
@@ -378,6 +379,28 @@ class Pg:
             return table_counts(conn)
         finally:
             conn.close()
+
+    @_pg_errors
+    def schema_fingerprint(self, dbname):
+        """md5 of the user tables' columns and the Alembic revisions: changes when a deploy migrates."""
+        conn = self.connect(dbname)
+        try:
+            columns = conn.execute(
+                "SELECT coalesce(string_agg(table_schema || '.' || table_name || '.' || column_name || ':'"
+                " || data_type, ',' ORDER BY table_schema, table_name, ordinal_position), '')"
+                " FROM information_schema.columns"
+                " WHERE table_schema NOT IN ('pg_catalog', 'information_schema')"
+            ).fetchone()[0]
+            versions = []
+            for (schema,) in conn.execute(
+                "SELECT table_schema FROM information_schema.tables WHERE table_name = 'alembic_version'"
+                " ORDER BY table_schema"
+            ).fetchall():
+                rows = conn.execute('SELECT version_num FROM "%s".alembic_version' % schema.replace('"', '""'))
+                versions.extend(sorted(str(r[0]) for r in rows.fetchall()))
+        finally:
+            conn.close()
+        return hashlib.md5((columns + "|" + ",".join(versions)).encode("utf-8")).hexdigest()
 
     @_pg_errors
     def run_checks(self, dbname, checks):

@@ -360,7 +360,10 @@ class SafeRestore:
     def in_place(self, meta, live):
         rec = self.recorded
         same = rec.get("sha256") == meta["sha256"] and rec.get("live_oid") == live["oid"]
-        return rec.get("state") == "restored" and same
+        if rec.get("state") != "restored" or not same:
+            return False
+        # a deploy that migrated the restored database in place leaves its oid: the schema tells
+        return rec.get("schema") in (None, self.pg.schema_fingerprint(self.db))
 
     def check_snapshot(self, meta, step, fields):
         try:
@@ -579,6 +582,10 @@ class SafeRestore:
             "pre_rollback_oid": live["oid"],
             "restored_at": _pg.iso(time.time()),
         }
+        try:
+            self.recorded["schema"] = self.pg.schema_fingerprint(self.db)
+        except _pg.PgError as err:
+            self.module.warn("pg_restore_safe: the schema of %s could not be read (%s)" % (self.db, err))
         try:
             _pg.write_restore_state(self.state_path, self.recorded)
             if self.p["snapshot"] in RELATIVE:

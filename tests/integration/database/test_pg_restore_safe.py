@@ -250,3 +250,20 @@ def test_restore_latest_twice_lands_on_the_same_snapshot(task, pgdb, pg_args, st
     event, res, _ = task(RESTORE, dict(pg_args, snapshot=safety, run_id="rb-3"))
     assert event == "runner_on_ok" and res["changed"] and res["restored_from"]["id"] == safety
     assert pgdb.counts() == {"users": 20, "orders": 10, "billing.invoices": 0}
+
+
+def test_restore_again_after_a_deploy_migrated_the_restored_database(task, pgdb, pg_args, state_dir):
+    # the same snapshot is live by oid, but a later deploy migrated that database in place
+    snapshot(task, pg_args, name="good")
+    pgdb.execute("DELETE FROM orders WHERE id > 10")
+    event, first, _ = task(RESTORE, dict(pg_args, snapshot="good", run_id="rb-1"))
+    assert event == "runner_on_ok" and first["changed"], first.get("msg")
+    oid = pgdb.oid()
+    pgdb.execute("ALTER TABLE orders ADD COLUMN coupon text; DELETE FROM orders WHERE id > 5")
+    event, second, _ = task(RESTORE, dict(pg_args, snapshot="good", run_id="rb-2"))
+    assert event == "runner_on_ok" and second["changed"], second.get("msg")
+    assert pgdb.counts() == ORIGINAL and pgdb.oid() != oid
+    columns = "SELECT string_agg(column_name, ',') FROM information_schema.columns WHERE table_name = 'orders'"
+    assert "coupon" not in pgdb.execute(columns)[0][0]
+    event, third, _ = task(RESTORE, dict(pg_args, snapshot="good", run_id="rb-3"))
+    assert event == "runner_on_ok" and not third["changed"], third.get("msg")
