@@ -20,6 +20,8 @@ import re
 VERDICTS = {"ok": "verified", "not_verified": "changed but not verified", "failed": "failed"}
 # Worst first: a host's verdict is the worst of its components'.
 VERDICT_ORDER = ("failed", "changed but not verified", "verified", "unchanged")
+# Steps that change no part of the stack (the host lock, announcements): they fail a host, never leave it unverified.
+BOOKKEEPING = ("lock", "notify")
 STAMP = re.compile(r"^(\d{8}T\d{6})")
 
 
@@ -151,7 +153,7 @@ def verdicts(entries, run_id=None):
             host["reverted"].append("%s: %s" % (entry["component"], entry["message"]))
         elif entry.get("result") == "failed":
             host["components"].setdefault(entry["component"], "failed")
-        elif entry.get("result") == "changed":
+        elif entry.get("result") == "changed" and entry["component"] not in BOOKKEEPING:
             host["components"].setdefault(entry["component"], "changed but not verified")
     for host in result.values():
         found = set(host["components"].values()) or {"unchanged"}

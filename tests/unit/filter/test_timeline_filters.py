@@ -94,3 +94,15 @@ def test_bad_input(filter_, entries, message):
     with pytest.raises(AnsibleFilterError) as err:
         filter_(entries)
     assert message in str(err.value)
+
+
+def test_lock_and_announcements_leave_a_verified_host_verified():
+    bookkeeping = [
+        entry("rb-test-1", "web1", "lock", "acquire", "changed", 0),
+        entry("rb-test-1", "web1", "notify", "slack", "changed", 1),
+        entry("rb-test-1", "web1", "lock", "release", "changed", 22),
+    ]
+    assert rto_summary(fleet_run() + bookkeeping)["verdicts"] == {"verified": 3}
+    # a change outside the bookkeeping without a verification still says so
+    unverified = [entry("rb-test-1", "web1", "traffic", "maintenance_on", "changed", 2)]
+    assert rto_summary(fleet_run() + unverified)["verdicts"] == {"changed but not verified": 1, "verified": 2}
