@@ -9,10 +9,14 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 
+import pytest
+
 DOCKER = "/usr/bin/docker"  # Debian's CLI, which may not be first on PATH
+BASE = "localhost/rollback-base:bookworm"
 NEEDED = ("/usr/sbin/dockerd", DOCKER, "/usr/bin/docker-compose")
 
 
@@ -93,3 +97,53 @@ class Dockerd:
         for point in sorted(points, reverse=True):
             subprocess.run(["umount", "-l", point], check=False, capture_output=True)
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def podman(*args):
+    return subprocess.run(["podman", *args], check=True, capture_output=True, text=True).stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def dockerd():
+    """Debian's dockerd on a private socket, with the base image loaded from podman's store.
+
+    Skips, saying why, where dockerd cannot start; fails where it is not installed.
+    """
+    engine = Dockerd()
+    try:
+        engine.start()
+    except DockerdUnavailable as err:
+        engine.stop()
+        pytest.skip("no Docker engine on this machine: %s" % err)
+    try:
+        engine.load_from_podman(BASE)
+        yield engine
+    finally:
+        engine.stop()
+
+
+class Engine:
+    """The CLI calls the test makes itself, for one engine."""
+
+    def __init__(self, name, dockerd=None):
+        self.name, self.dockerd = name, dockerd
+
+    def __call__(self, *args):
+        if self.dockerd:
+            return self.dockerd.docker(*args)
+        return podman(*args)
+
+    def image_id(self, ref):
+        image = self("image", "inspect", "--format", "{{.Id}}", ref)
+        return image.split(":", 1)[1] if image.startswith("sha256:") else image
+
+    def envvars(self, tmp_path):
+        """Ansible's environment: with docker, the private socket and Debian's CLI first on PATH."""
+        if not self.dockerd:
+            return {}
+        bin_dir = tmp_path / "docker-bin"
+        bin_dir.mkdir(exist_ok=True)
+        if not (bin_dir / "docker").exists():
+            (bin_dir / "docker").symlink_to(DOCKER)
+        path = "%s:%s:%s" % (bin_dir, os.path.dirname(sys.executable), os.environ.get("PATH", ""))
+        return {"DOCKER_HOST": self.dockerd.host, "PATH": path}

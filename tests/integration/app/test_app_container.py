@@ -21,14 +21,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness.dockerd import DOCKER, Dockerd, DockerdUnavailable
+from tests.harness.dockerd import Engine, dockerd  # noqa: F401 - fixture
 from tests.harness.services import free_port
 
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[3]
-PLAYBOOK = str(REPO / "playbooks" / "rollback_app.yml")
 BASE = "localhost/rollback-base:bookworm"
+PLAYBOOK = str(REPO / "playbooks" / "rollback_app.yml")
 
 APP = """
 import http.server, json, os
@@ -63,53 +63,6 @@ DOCKER_RESTART = """#!/bin/bash
 set -euo pipefail
 exec docker-compose --no-ansi -p {name} -f {compose} up -d
 """
-
-
-def podman(*args):
-    return subprocess.run(["podman", *args], check=True, capture_output=True, text=True).stdout.strip()
-
-
-@pytest.fixture(scope="module")
-def dockerd():
-    """Debian's dockerd on a private socket, with the base image loaded from podman's store."""
-    engine = Dockerd()
-    try:
-        engine.start()
-    except DockerdUnavailable as err:
-        engine.stop()
-        pytest.skip("no Docker engine on this machine: %s" % err)
-    try:
-        engine.load_from_podman(BASE)
-        yield engine
-    finally:
-        engine.stop()
-
-
-class Engine:
-    """The CLI calls the test makes itself, for one engine."""
-
-    def __init__(self, name, dockerd=None):
-        self.name, self.dockerd = name, dockerd
-
-    def __call__(self, *args):
-        if self.dockerd:
-            return self.dockerd.docker(*args)
-        return podman(*args)
-
-    def image_id(self, ref):
-        image = self("image", "inspect", "--format", "{{.Id}}", ref)
-        return image.split(":", 1)[1] if image.startswith("sha256:") else image
-
-    def envvars(self, tmp_path):
-        """Ansible's environment: with docker, the private socket and Debian's CLI first on PATH."""
-        if not self.dockerd:
-            return {}
-        bin_dir = tmp_path / "docker-bin"
-        bin_dir.mkdir(exist_ok=True)
-        if not (bin_dir / "docker").exists():
-            (bin_dir / "docker").symlink_to(DOCKER)
-        path = "%s:%s:%s" % (bin_dir, os.path.dirname(sys.executable), os.environ.get("PATH", ""))
-        return {"DOCKER_HOST": self.dockerd.host, "PATH": path}
 
 
 @pytest.fixture(params=["podman", "docker"])
