@@ -68,7 +68,11 @@ exec docker-compose --no-ansi -p {name} -f {compose} up -d
 @pytest.fixture(params=["podman", "docker"])
 def shop(request, tmp_path):
     if subprocess.run(["podman", "image", "exists", BASE], check=False).returncode != 0:
-        subprocess.run(["bash", str(REPO / "molecule" / "prepare-hosts.sh")], check=True)
+        subprocess.run(
+            ["bash", str(REPO / "molecule" / "prepare-hosts.sh")],
+            env=dict(os.environ, ROLLBACK_SUITES="bookworm"),
+            check=True,
+        )
     engine = Engine("podman") if request.param == "podman" else Engine("docker", request.getfixturevalue("dockerd"))
     repo = "localhost/rb-shop-%s" % uuid.uuid4().hex[:8]
     ids = {}

@@ -8,6 +8,7 @@ Molecule `generations` scenario, on each Debian's own server.
 
 from __future__ import annotations
 
+import os
 import subprocess
 
 import pytest
@@ -31,7 +32,11 @@ exec podman run --rm --network host -e PGHOST -e PGPORT -e PGUSER -e PGPASSWORD 
 def newer_pg_dump(tmp_path, postgres, state_dir):
     """A bin_dir with pg_dump 17 (in a Debian 13 container) beside this host's pg_restore."""
     if subprocess.run(["podman", "image", "exists", TRIXIE], check=False).returncode != 0:
-        subprocess.run(["bash", str(REPO / "molecule" / "prepare-hosts.sh")], check=True)
+        subprocess.run(
+            ["bash", str(REPO / "molecule" / "prepare-hosts.sh")],
+            env=dict(os.environ, ROLLBACK_SUITES="trixie"),
+            check=True,
+        )
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (bin_dir / "pg_dump").write_text(PG_DUMP_17.format(state=state_dir, image=TRIXIE))
