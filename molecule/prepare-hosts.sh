@@ -5,8 +5,9 @@
 #  2. Host fixes crun needs on this machine kind (they last until reboot):
 #     - every cgroup v1 controller mounted (crun refuses the hybrid layout with hugetlb on cgroup2)
 #     - default ulimits podman may set (the hard nofile limit cannot be raised here)
-#  3. Images, only when missing: localhost/rollback-base:bookworm (debootstrap minbase + python3 +
-#     systemd) and localhost/rollback-services:bookworm (+ postgresql, redis, nginx, openssl).
+#  3. Images per Debian generation (bullseye, bookworm, trixie; ROLLBACK_SUITES picks some), rebuilt
+#     only when their definition changed: localhost/rollback-base:<suite> (debootstrap minbase +
+#     python3 + systemd) and localhost/rollback-services:<suite> (+ postgresql, redis, nginx, ...).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 log() { echo "prepare-hosts: $*"; }
@@ -47,32 +48,37 @@ CONF
   log "wrote $conf"
 fi
 
-if ! podman image exists localhost/rollback-base:bookworm; then
-  mirror=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
-  [ -n "$mirror" ] || mirror=$(awk '/^deb / {print $2; exit}' /etc/apt/sources.list)
-  rootfs=$(mktemp -d /var/tmp/rollback-rootfs.XXXXXX)
-  log "debootstrap bookworm from $mirror"
-  debootstrap --variant=minbase --include=python3,systemd-sysv,sudo,ca-certificates,python3-apt \
-    bookworm "$rootfs" "$mirror" >/dev/null
-  tar -C "$rootfs" -c . | podman import --change 'CMD ["/sbin/init"]' --change 'STOPSIGNAL SIGRTMIN+3' - \
-    localhost/rollback-base:bookworm >/dev/null
-  rm -rf "$rootfs"
-  log "built localhost/rollback-base:bookworm"
-fi
+# One base and one services image per Debian generation: 11 (Python 3.9, PostgreSQL 13,
+# cryptography 3.3), 12 (3.11, 15, 38), 13 (3.13, 17). Each image is rebuilt when its definition
+# changes: it carries a checksum of that definition as a label, compared before skipping.
+mirror=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
+[ -n "$mirror" ] || mirror=$(awk '/^deb / {print $2; exit}' /etc/apt/sources.list)
+base_include=python3,systemd-sysv,sudo,ca-certificates,python3-apt
+label() { podman image inspect --format "{{ index .Labels \"$2\" }}" "$1" 2>/dev/null || true; }
 
-# Rebuilt when its Containerfile changes: the image carries the file's checksum as a label.
-want=$(sha256sum "$here/images/Containerfile.services" | cut -c1-16)
-have=$(podman image inspect --format '{{ index .Labels "rollback.containerfile" }}' localhost/rollback-services:bookworm 2>/dev/null || true)
-if [ "$want" != "$have" ]; then
-  ctx=$(mktemp -d /var/tmp/rollback-services.XXXXXX)
-  cp "$here/images/Containerfile.services" "$ctx/"
-  # Wheels come through the host's own package index settings; the build itself needs no network.
-  python3 -m pip download -q --disable-pip-version-check -d "$ctx/wheels" "cryptography>=45" \
-    --only-binary=:all: --python-version 3.11 --implementation cp \
-    --platform manylinux_2_34_x86_64 --platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64 2>/dev/null
-  podman build -q --label "rollback.containerfile=$want" -t localhost/rollback-services:bookworm \
-    -f "$ctx/Containerfile.services" "$ctx" >/dev/null
-  rm -rf "$ctx"
-  log "built localhost/rollback-services:bookworm ($want)"
-fi
+for suite in ${ROLLBACK_SUITES:-bullseye bookworm trixie}; do
+  base=localhost/rollback-base:$suite
+  want=$(echo "debootstrap minbase $suite $base_include" | sha256sum | cut -c1-16)
+  if [ "$want" != "$(label "$base" rollback.definition)" ]; then
+    rootfs=$(mktemp -d /var/tmp/rollback-rootfs.XXXXXX)
+    log "debootstrap $suite from $mirror"
+    debootstrap --variant=minbase --include="$base_include" "$suite" "$rootfs" "$mirror" >/dev/null
+    tar -C "$rootfs" -c . | podman import -q --change 'CMD ["/sbin/init"]' --change 'STOPSIGNAL SIGRTMIN+3' \
+      --change "LABEL rollback.definition=$want" - "$base" >/dev/null
+    rm -rf "$rootfs"
+    log "built $base ($want)"
+  fi
+
+  services=localhost/rollback-services:$suite
+  psycopg=python3-psycopg
+  [ "$suite" = bullseye ] && psycopg=python3-psycopg2
+  # The base image's id is part of the definition: a rebuilt base rebuilds the services on it.
+  want=$( (cat "$here/images/Containerfile.services"; echo "$suite $psycopg"; podman image inspect --format '{{.Id}}' "$base") |
+    sha256sum | cut -c1-16)
+  if [ "$want" != "$(label "$services" rollback.containerfile)" ]; then
+    podman build -q --label "rollback.containerfile=$want" --build-arg "SUITE=$suite" --build-arg "PSYCOPG=$psycopg" \
+      -t "$services" -f "$here/images/Containerfile.services" "$here/images" >/dev/null
+    log "built $services ($want)"
+  fi
+done
 log "ready"

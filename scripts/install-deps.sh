@@ -19,13 +19,31 @@ have prometheus /usr/bin/prometheus || need+=(prometheus)
 have prometheus-alertmanager /usr/bin/prometheus-alertmanager || need+=(prometheus-alertmanager)
 have chromium /usr/bin/chromium || need+=(chromium)
 have tmux /usr/bin/tmux || need+=(tmux)
-if [ ${#need[@]} -eq 0 ]; then
+# The container strategy against a real Docker engine (a test fixture starts its own dockerd).
+docker=()
+have dockerd /usr/sbin/dockerd || docker+=(docker.io)
+have docker-compose /usr/bin/docker-compose || docker+=(docker-compose)
+if [ ${#need[@]} -eq 0 ] && [ ${#docker[@]} -eq 0 ]; then
   exit 0
 fi
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-echo "installing Debian packages: ${need[*]}"
+[ ${#need[@]} -eq 0 ] || echo "installing Debian packages: ${need[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 # The packages' own default instances are never used: tests start their own.
-$SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+[ ${#need[@]} -eq 0 ] || $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+if [ ${#docker[@]} -gt 0 ]; then
+  # The packaged docker service must not start: a default dockerd rewrites the host's iptables
+  # (FORWARD policy DROP), which cuts off podman's container networks. policy-rc.d keeps it down.
+  echo "installing Debian packages: ${docker[*]} (service not started)"
+  created=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+    $SUDO chmod 755 /usr/sbin/policy-rc.d
+    created=1
+  fi
+  $SUDO apt-get install -y -qq --no-install-recommends "${docker[@]}" >/dev/null || rc=$?
+  [ -z "$created" ] || $SUDO rm -f /usr/sbin/policy-rc.d
+  exit "${rc:-0}"
+fi

@@ -285,6 +285,7 @@ class Pg:
             "engine": ENGINE,
             "database": dbname,
             "server_version": version,
+            "pg_dump_version": self.tool_version("pg_dump"),
             "row_counts": counts,
             "rows_total": sum(counts.values()),
             "alembic_revision": revision,
@@ -294,10 +295,30 @@ class Pg:
             "format": "custom",
         }
 
-    def check_archive(self, path):
-        """pg_restore --list reads the whole table of contents: a truncated archive fails here."""
+    def tool_version(self, name):
+        """'15.18' of `<name> --version` ("pg_restore (PostgreSQL) 15.18 (Debian ...)"), None if unknown."""
+        rc, out, _err = self.run([self.binary(name), "--version"])
+        found = re.search(r"\)\s+(\d+(?:\.\d+)?)", out or "") if rc == 0 else None
+        return found.group(1) if found else None
+
+    def check_archive(self, path, dumped_by=None):
+        """pg_restore --list reads the whole table of contents: a truncated archive fails here.
+
+        An archive from a newer pg_dump than this pg_restore gets a message saying so, since
+        pg_restore itself only reports an unsupported header version.
+        """
         rc, out, err = self.run([self.binary("pg_restore"), "--list", path])
         if rc != 0:
+            if "unsupported version" in (err or ""):
+                raise PgError(
+                    "it was written by %s, newer than pg_restore %s here (%s): restore it with a pg_restore "
+                    "at least as new as that pg_dump (install its postgresql-client and set bin_dir)"
+                    % (
+                        "pg_dump " + dumped_by if dumped_by else "a newer pg_dump",
+                        self.tool_version("pg_restore") or "(unknown version)",
+                        _tail(err, 120),
+                    )
+                )
             raise PgError("pg_restore cannot read the archive %s: %s" % (path, _tail(err)))
         return out.count("\n")
 
@@ -711,7 +732,7 @@ class DbSnapshots:
 def check_snapshot(pg, snaps, meta):
     """Checksum of every file, then the archive's table of contents; returns the archive's entry count."""
     snaps.store.verify(meta)
-    return pg.check_archive(snaps.file_of(meta))
+    return pg.check_archive(snaps.file_of(meta), dumped_by=meta["metadata"].get("pg_dump_version"))
 
 
 def take_snapshot(pg, snaps, snapshot_id, safety_for=None):

@@ -129,7 +129,7 @@ dump_path:
   sample: /var/lib/emergency-rollback/snapshots/database/shop-20261123T184501.123456Z-1a2b3c/files/dump.pgc
 snapshot_meta:
   description: The snapshot's metadata (id, created, sha256, size, files, metadata with row_counts,
-    alembic_revision, server_version, snapshot_time).
+    alembic_revision, server_version, pg_dump_version, snapshot_time).
   returned: when the snapshot exists
   type: dict
   sample:
