@@ -38,7 +38,10 @@ def test_complete_rollback_under_load_then_rerun_changes_nothing(playbook, sandb
     assert sandbox.db.counts()["orders"] == 50 and sandbox.db.oid() != sandbox.bad_db[0]
     entries = sandbox.journal()
     verdicts = {e["component"]: e["result"] for e in entries if e["action"] == "verify"}
-    assert verdicts == {"database": "ok", "app": "ok", "ssl": "ok", "cache": "ok", "webhooks": "ok"}, verdicts
+    components = ("database", "app", "ssl", "cache", "webhooks", "traffic")  # traffic: the maintenance switch
+    assert verdicts == dict.fromkeys(components, "ok"), verdicts
+    checks = [e for e in entries if e["component"] == "traffic" and e["action"] == "verify"]
+    assert len(checks) == 2 and all(e["result"] == "ok" for e in checks)  # page on: 503, page off: 200
     assert sandbox.hook_url == GOOD_HOOK
     assert sandbox.served_certificate() == sandbox.certificate_of("good")
     assert STRIPE_KEY not in run.artifacts_text() and sandbox.slack.path not in run.artifacts_text()
@@ -48,7 +51,7 @@ def test_complete_rollback_under_load_then_rerun_changes_nothing(playbook, sandb
     assert len([t for t in texts if "complete rollback succeeded" in t]) == 1, texts
     # the database went back before the app switched
     order = [e["component"] for e in entries if e["action"] == "verify"]
-    assert order == ["database", "app", "ssl", "cache", "webhooks"], order
+    assert order == ["traffic", "database", "app", "ssl", "cache", "webhooks", "traffic"], order
     assert [e["action"] for e in entries if e["component"] == "rollback"] == ["assess"]
     assert not (sandbox.state_dir / "rollback.lock").exists()
 
