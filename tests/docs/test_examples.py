@@ -24,6 +24,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import yaml
 
 from tests.docs.docsource import BIN, REPO, all_blocks, ansible_env
 from tests.harness import pki as pki_mod
@@ -566,10 +567,10 @@ def webhooks_command(block, box):
     assert [s["notification_url"] for s in box.square.subscriptions.values()] == [GREEN % "square"]
 
 
-def readme_complete(block, box):
-    complete, partial = [substitute(c, box) for c in commands(block)]
-    # What a production inventory's group_vars hold for the roles: the sandbox's services.json.
-    # The example's TLS site serves the `current` set; the good set is its *.backup.
+def stack_services(box):
+    """What a production inventory's group_vars hold for the roles: the sandbox's services.json.
+    The example's TLS site serves the `current` set; the good set is its *.backup. Returns the
+    sandbox's own settings, to put back afterwards."""
     saved = dict(box.sandbox.vars)
     tls = box.path / "tls"
     tls_current(box)
@@ -589,6 +590,20 @@ def readme_complete(block, box):
             {"provider": "stripe", "endpoint_id": STRIPE_ID, "url": BLUE % "stripe", "api_base_url": box.stripe.url}
         ],
     )
+    return saved
+
+
+def restore_services(box, saved):
+    """The sandbox as the other examples expect it: their own settings, the `current` TLS set."""
+    box.sandbox.vars.clear()
+    box.sandbox.write_services(**saved)
+    tls_current(box)
+
+
+def readme_complete(block, box):
+    complete, partial, by_service = [substitute(c, box) for c in commands(block)]
+    saved = stack_services(box)
+    tls = box.path / "tls"
     client = box.redis.client()
     journal = box.path / "state/journal.jsonl"
     try:
@@ -624,11 +639,49 @@ def readme_complete(block, box):
         assert box.stripe.endpoints[STRIPE_ID]["url"] == GREEN % "stripe"
         entries = [json.loads(line) for line in journal.read_text().splitlines()[seen:]]
         assert {e["component"] for e in entries if e["action"] == "verify"} == {"app", "cache"}
+
+        # By service: payments maps to the page keys here; nothing else of the stack moves.
+        box.sandbox.write_services(rollback_service_map={"payments": {"cache_patterns": ["page:*"]}})
+        client.mset({"page:1": "bad"})
+        live, revision = box.live(), box.sql("SELECT version_num FROM alembic_version")
+        seen = len(journal.read_text().splitlines())
+        ran_on_sandbox(box.sh(by_service), controller=True, unmatched=True)
+        assert sorted(k.decode() for k in client.keys("*")) == ["session:1"]
+        assert box.live() == live and box.sql("SELECT version_num FROM alembic_version") == revision
+        assert (tls / "app.crt").read_bytes() == tls_before
+        entries = [json.loads(line) for line in journal.read_text().splitlines()[seen:]]
+        assert {e["component"] for e in entries if e["action"] == "verify"} == {"cache"}
     finally:
-        # The sandbox as the other examples expect it: their own settings, the `current` TLS set.
-        box.sandbox.vars.clear()
-        box.sandbox.write_services(**saved)
-        tls_current(box)
+        restore_services(box, saved)
+
+
+def readme_service_map(block, box):
+    """The map format the README shows is what the service_plan filter takes."""
+    from ansible_collections.emergency.rollback.plugins.filter.service_plan import service_plan
+
+    service_map = yaml.safe_load(block.text)["rollback_service_map"]
+    endpoints = [{"name": "stripe payments", "provider": "stripe", "endpoint_id": STRIPE_ID, "url": BLUE % "stripe"}]
+    plan = service_plan(service_map, ["payments"], endpoints=endpoints)
+    assert plan["components"] == ["database", "app", "cache", "webhooks"], plan
+    assert plan["vars"]["cache"]["cache_redis_patterns"] == ["payments:*", "checkout:*"], plan
+    assert plan["vars"]["database"]["database_alembic_downgrade_to"] == "payments@-1", plan
+    assert [e["name"] for e in plan["vars"]["webhooks"]["webhooks_endpoints"]] == ["stripe payments"], plan
+
+
+def readme_snapshot(block, box):
+    (command,) = commands(block)
+    saved = stack_services(box)
+    try:
+        proc = box.sh(substitute(command, box))
+        ran_on_sandbox(proc, controller=True, unmatched=True)
+        point = re.search(r"recovery point (rp-\d{8}T\d{6}Z) taken at (\S+)", proc.stdout)
+        assert point, proc.stdout[-3000:]
+        manifest = json.loads((box.path / "state" / "recovery_points" / (point.group(1) + ".json")).read_text())
+        text = json.dumps(manifest)
+        # the live release, and a database dump proven by a test restore
+        assert box.live() in text and '"verified": true' in text, manifest
+    finally:
+        restore_services(box, saved)
 
 
 def tls_current(box):
@@ -721,6 +774,8 @@ CHECKS = {
     ("README.md", "ansible-galaxy collection install"): readme_install,
     ("README.md", "rollbackctl run verify"): readme_rollbackctl,
     ("README.md", "emergency.rollback.rollback_complete"): readme_complete,
+    ("README.md", "rollback_service_map:"): readme_service_map,
+    ("README.md", "emergency.rollback.snapshot -i"): readme_snapshot,
     ("roles/app/README.md", "- role: emergency.rollback.app"): app_play,
     ("roles/app/README.md", "rollbackctl run app"): app_commands,
     ("roles/cache/README.md", "- role: emergency.rollback.cache"): cache_play,
