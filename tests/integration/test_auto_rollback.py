@@ -251,6 +251,23 @@ def test_drill_deploys_rolls_back_and_records_history(playbook, tmp_path, state_
     assert (root / "releases" / started["drill"] / "DRILL").exists()
 
 
+def test_failed_drill_records_its_result_then_fails(playbook, tmp_path, state_dir):
+    root = make_layout(tmp_path / "drill", ["r1"], live="r1")
+    variables = {"rollback_components": ["app"], "rollback_maintenance": False, "rollback_state_dir": str(state_dir)}
+    # nothing answers the smoke check: the verify fails and the stack goes back to the test change
+    from tests.harness import services
+
+    smoke = [{"url": "http://127.0.0.1:%d/" % services.free_port(), "status": 200}]
+    variables.update(app_root=str(root), rollback_smoke_checks=smoke, rollback_smoke_attempts=1)
+    run = playbook(DRILL, inventory=inventory(rollback_environment="staging"), extravars=variables)
+    assert run.rc != 0
+    started, finished = drills(state_dir)
+    assert finished["event"] == "finished" and finished["drill"] == started["drill"]
+    assert finished["result"] == "failed" and "stack was reverted" in finished["why"], finished
+    assert live_of(root) == started["drill"]  # reverted to where the rollback started
+    assert "drill failed: The complete rollback failed" in run.result("Fail as the complete rollback did")["msg"]
+
+
 def test_drill_refuses_production(playbook, tmp_path, state_dir):
     root = make_layout(tmp_path / "drill", ["r1"], live="r1")
     variables = {"rollback_components": ["app"], "rollback_state_dir": str(state_dir), "app_root": str(root)}
