@@ -5,7 +5,7 @@ in the format AWX's /api/v2/job_templates/<id>/survey_spec/ takes. Generated, ne
 a test fails when the specs shipped in awx/surveys/ differ from what this makes (`make surveys`).
 
 Playbooks that run several roles through the role frame (rollback_complete, auto_rollback, ...)
-are described in awx/playbooks.yml: their own variables, the roles they run and the role options
+are described in awx/survey_specs.yml: their own variables, the roles they run and the role options
 they set themselves (never asked: an answer would override them).
 
 What a survey can ask: scalars, and lists with choices (multiselect). Other lists and dicts (AWX
@@ -107,8 +107,8 @@ def question(variable, spec):
 
 
 def playbook_specs(root):
-    """awx/playbooks.yml: the surveys of the playbooks that run roles through the frame."""
-    path = root / "awx" / "playbooks.yml"
+    """awx/survey_specs.yml: the surveys of the playbooks that run roles through the frame."""
+    path = root / "awx" / "survey_specs.yml"
     return (yaml.safe_load(path.read_text()) or {}) if path.is_file() else {}
 
 

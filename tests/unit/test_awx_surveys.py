@@ -122,7 +122,7 @@ def test_cli_refuses_a_playbook_without_roles(capsys):
     assert "runs no role" in capsys.readouterr().err
 
 
-DESCRIBED = yaml.safe_load((REPO / "awx" / "playbooks.yml").read_text())
+DESCRIBED = yaml.safe_load((REPO / "awx" / "survey_specs.yml").read_text())
 
 
 def playbook_text(name):
@@ -140,7 +140,7 @@ def playbook_text(name):
 def test_described_playbook_variables_exist(name):
     described, text = DESCRIBED[name], playbook_text(name)
     unused = [option for option in described["options"] if option not in text]
-    assert unused == [], "awx/playbooks.yml asks %s, which playbooks/%s.yml never reads" % (unused, name)
+    assert unused == [], "awx/survey_specs.yml asks %s, which playbooks/%s.yml never reads" % (unused, name)
     options_of_roles = {option for role in described["roles"] for option in role_options(role)}
     assert set(described["sets"]) <= options_of_roles
     asked = {item["variable"] for item in json.loads((SHIPPED / ("%s.json" % name)).read_text())["spec"]}
