@@ -477,6 +477,12 @@ class Pitr:
             lsn, ts, reason = _pitr.locate_target(scan, self.target["type"], self.target["value"])
         except ValueError as err:
             self.refuse("bad target %s: %s" % (self.target["value"], err))
+        # a time before every backup is refused as such, whatever the archive holds
+        if self.target["type"] == "time" and ts is not None and _pitr.pick_backup(info, None, ts) is None:
+            self.refuse(
+                "the target is before the oldest usable backup (%s ended at %s)"
+                % (oldest["label"], _pitr.iso_time(oldest["timestamp"]["stop"]))
+            )
         if reason:
             if scan.gap:
                 reason += " (the archive has a gap: WAL segment %s is missing)" % scan.gap

@@ -6,6 +6,7 @@ podman's container networks on the same machine keep working; containers use the
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -109,17 +110,23 @@ def dockerd():
 
     Skips, saying why, where dockerd cannot start; fails where it is not installed.
     """
+    # One private dockerd at a time on this machine: two (test files on two xdist workers) would
+    # create their compose networks on the same default subnet.
+    lock = open("/var/tmp/rb-dockerd.lock", "w")  # noqa: SIM115 - held for the fixture's life
+    fcntl.flock(lock, fcntl.LOCK_EX)
     engine = Dockerd()
     try:
         engine.start()
     except DockerdUnavailable as err:
         engine.stop()
+        lock.close()
         pytest.skip("no Docker engine on this machine: %s" % err)
     try:
         engine.load_from_podman(BASE)
         yield engine
     finally:
         engine.stop()
+        lock.close()
 
 
 class Engine:
