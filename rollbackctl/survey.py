@@ -142,8 +142,8 @@ def build(playbook, root=None):
             if described:
                 # the role may not run at all (rollback_components): it checks its own inputs when it does
                 item["required"] = False
-                item["min"] = 0 if "min" in item and item["type"] not in ("integer", "float") else item.get("min")
-                item = {k: v for k, v in item.items() if v is not None}
+                if item["type"] in ("text", "textarea", "password"):
+                    item["min"] = 0
             spec.append(item)
     return {
         "name": "%s.%s.%s" % (NAMESPACE, NAME, path.stem),
