@@ -177,3 +177,22 @@ class Alertmanager(_Server):
     def silences(self):
         with urllib.request.urlopen(self.url + "/api/v2/silences", timeout=5) as reply:
             return json.load(reply)
+
+
+def error_rate_analysis(prometheus, **extra):
+    """Options of the analysis module: app_error_rate_pct below 1 passes, 5 or more fails, twice 0.3 s apart."""
+    options = {
+        "prometheus_url": prometheus.url,
+        "interval": "0.3s",
+        "count": 2,
+        "metrics": [
+            {
+                "name": "error_rate",
+                "query": "app_error_rate_pct",
+                "success_condition": "result < 1",
+                "failure_condition": "result >= 5",
+            }
+        ],
+    }
+    options.update(extra)
+    return options

@@ -18,7 +18,7 @@ import pytest
 
 from tests.harness.app import live_of, make_layout
 from tests.harness.eda import Rulebook
-from tests.harness.monitoring import Alertmanager, MetricsApp, Prometheus
+from tests.harness.monitoring import Alertmanager, MetricsApp, Prometheus, error_rate_analysis
 
 pytestmark = pytest.mark.integration
 
@@ -58,22 +58,6 @@ def post(url, body, token=TOKEN):
     )
     with urllib.request.urlopen(request, timeout=5) as reply:
         return reply.status
-
-
-def analysis(prometheus):
-    return {
-        "prometheus_url": prometheus.url,
-        "interval": "0.3s",
-        "count": 2,
-        "metrics": [
-            {
-                "name": "error_rate",
-                "query": "app_error_rate_pct",
-                "success_condition": "result < 1",
-                "failure_condition": "result >= 5",
-            }
-        ],
-    }
 
 
 def alertmanager_config(rulebook):
@@ -130,7 +114,7 @@ def stack(tmp_path):
         "rollback_eda_severities": ["critical"],
         "rollback_eda_services": [SERVICE],
         "rollback_eda_components": {SERVICE: ["app"]},
-        "rollback_eda_analysis": {SERVICE: analysis(prometheus)},
+        "rollback_eda_analysis": {SERVICE: error_rate_analysis(prometheus)},
     }
     started = []
     try:
