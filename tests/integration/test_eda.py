@@ -99,6 +99,7 @@ def stack(tmp_path):
         rule("AppErrorRateHigh", SERVICE, "critical"),
         rule("BillingErrorRateHigh", "eda-billing", "critical"),  # a service not mapped
         rule("AppErrorRateWarn", SERVICE, "warning"),  # a severity the rulebook does not act on
+        rule("SearchErrorRateHigh", "eda-search", "critical"),  # listed, but in neither map
     ]
     prometheus = Prometheus(tmp_path / "prometheus", ["127.0.0.1:%d" % app.port], rules, alertmanager)
     host = {
@@ -112,7 +113,7 @@ def stack(tmp_path):
     variables = {
         "rollback_eda_token": TOKEN,
         "rollback_eda_severities": ["critical"],
-        "rollback_eda_services": [SERVICE],
+        "rollback_eda_services": [SERVICE, "eda-search"],
         "rollback_eda_components": {SERVICE: ["app"]},
         "rollback_eda_analysis": {SERVICE: error_rate_analysis(prometheus)},
     }
@@ -172,7 +173,10 @@ def test_firing_alert_rolls_back_once_and_journals_its_fingerprint(stack):
     assert rulebook.playbook_actions() == [("Roll back on Alertmanager alerts", "A mapped service's alert fires")]
     assert len(triggers()) == 1, triggers()
     assert rulebook.plays("Analyse the release") == 1
-    # the unmapped service and the warning fired too, and started nothing
+    # the unmapped service, the warning and the service without maps fired too, and started nothing
     names = {(name, status) for name, status, _ in rulebook.received_alerts()}
     assert {("BillingErrorRateHigh", "firing"), ("AppErrorRateWarn", "firing")} <= names
+    # a listed service without components or analysis: the rule matched, the action refused to start
+    assert ("SearchErrorRateHigh", "firing") in names
+    assert "Undefined jinja variable  'eda-search' in action run_playbook" in rulebook.text()
     print("firing to rolled back: %.1fs" % rolled_back_s)
