@@ -17,6 +17,8 @@ have pgbackrest /usr/bin/pgbackrest || need+=(pgbackrest)
 # Decision and report tests: a real Prometheus and Alertmanager, and a browser to render the HTML report.
 have prometheus /usr/bin/prometheus || need+=(prometheus)
 have prometheus-alertmanager /usr/bin/prometheus-alertmanager || need+=(prometheus-alertmanager)
+# ansible-rulebook (event-driven rollback) runs its rules engine on a Java 17 runtime.
+ls /usr/lib/jvm/java-17-openjdk-*/bin/java >/dev/null 2>&1 || need+=(openjdk-17-jre-headless)
 have chromium /usr/bin/chromium || need+=(chromium)
 have tmux /usr/bin/tmux || need+=(tmux)
 # The container strategy against a real Docker engine (a test fixture starts its own dockerd).

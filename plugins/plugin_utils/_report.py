@@ -66,11 +66,15 @@ def build(entries, run_id=None, rto_target_s=None, rpo_target_s=None, started=No
         "verdict": verdict,
         "summary": summary,
         "decision": [
-            _step(e) | {"details": e.get("details")} for e in entries if e["action"] in ("analysis", "decision")
+            _step(e) | {"details": e.get("details")}
+            for e in entries
+            if e["action"] in ("trigger", "analysis", "decision")
         ],
         "hosts": hosts,
         "phases": phases,
-        "versions": [_step(e) for e in entries if (e.get("from") or e.get("to")) and e["action"] != "analysis"],
+        "versions": [
+            _step(e) for e in entries if (e.get("from") or e.get("to")) and e["action"] not in ("trigger", "analysis")
+        ],
         "snapshots": [_step(e) for e in entries if e.get("snapshot")],
         "verification": [_step(e) for e in entries if e["action"] == "verify"],
         "anomalies": [_step(e) for e in entries if e["result"] in ("failed", "reverted", "not_verified")],

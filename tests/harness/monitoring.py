@@ -67,6 +67,7 @@ class _Server:
 
     def __init__(self, base):
         self.base = Path(base)
+        self.base.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.log = self.base / "server.log"
         self.proc = None
@@ -113,12 +114,19 @@ class _Server:
 class Prometheus(_Server):
     binary = "prometheus"
 
-    def __init__(self, base, targets):
+    def __init__(self, base, targets, rules=None, alertmanager=None):
+        """rules: alerting rules (one group, evaluated every second); alertmanager: where they go."""
         super().__init__(base)
         config = {
             "global": {"scrape_interval": "%dms" % (SCRAPE_S * 1000), "evaluation_interval": "1s"},
             "scrape_configs": [{"job_name": "app", "static_configs": [{"targets": list(targets)}]}],
         }
+        if rules:
+            (self.base / "rules.yml").write_text(json.dumps({"groups": [{"name": "test", "rules": list(rules)}]}))
+            config["rule_files"] = [str(self.base / "rules.yml")]
+        if alertmanager:
+            targets = [alertmanager.url.split("://", 1)[1]]
+            config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": targets}]}]}
         (self.base / "prometheus.yml").write_text(json.dumps(config))  # JSON is YAML
 
     def argv(self):
@@ -150,10 +158,11 @@ class Prometheus(_Server):
 class Alertmanager(_Server):
     binary = "prometheus-alertmanager"
 
-    def __init__(self, base):
+    def __init__(self, base, config=None):
+        """config: the alertmanager.yml to run with; by default a route to nowhere."""
         super().__init__(base)
         self.cluster_port = free_port()
-        config = {"route": {"receiver": "null"}, "receivers": [{"name": "null"}]}
+        config = config or {"route": {"receiver": "null"}, "receivers": [{"name": "null"}]}
         (self.base / "alertmanager.yml").write_text(json.dumps(config))
 
     def argv(self):
@@ -168,3 +177,22 @@ class Alertmanager(_Server):
     def silences(self):
         with urllib.request.urlopen(self.url + "/api/v2/silences", timeout=5) as reply:
             return json.load(reply)
+
+
+def error_rate_analysis(prometheus, **extra):
+    """Options of the analysis module: app_error_rate_pct below 1 passes, 5 or more fails, twice 0.3 s apart."""
+    options = {
+        "prometheus_url": prometheus.url,
+        "interval": "0.3s",
+        "count": 2,
+        "metrics": [
+            {
+                "name": "error_rate",
+                "query": "app_error_rate_pct",
+                "success_condition": "result < 1",
+                "failure_condition": "result >= 5",
+            }
+        ],
+    }
+    options.update(extra)
+    return options

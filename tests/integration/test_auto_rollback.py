@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.harness.app import live_of, make_layout
+from tests.harness.monitoring import error_rate_analysis as analysis
 from tests.harness.providers import SlackStandIn
 
 pytestmark = pytest.mark.integration
@@ -43,24 +44,6 @@ def layout(tmp_path):
 def inventory(**host_vars):
     host = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable, **host_vars}
     return {"all": {"children": {"web": {"hosts": {"localhost": host}}}}}
-
-
-def analysis(prometheus, **extra):
-    options = {
-        "prometheus_url": prometheus.url,
-        "interval": "0.3s",
-        "count": 2,
-        "metrics": [
-            {
-                "name": "error_rate",
-                "query": "app_error_rate_pct",
-                "success_condition": "result < 1",
-                "failure_condition": "result >= 5",
-            }
-        ],
-    }
-    options.update(extra)
-    return options
 
 
 def extravars(layout, state_dir, **extra):

@@ -57,6 +57,10 @@ def test_tarball_holds_only_the_collection(installed):
     for excluded in ("tests", "molecule", "bench", ".ci", "rollbackctl", ".venv", "build"):
         assert excluded not in tops
     assert "plugins/modules/health_check.py" in names
+    # ansible-rulebook finds the event source and the rulebook there in an installed collection
+    assert {"extensions/eda/plugins/event_source/alertmanager.py", "extensions/eda/rulebooks/auto_rollback.yml"} <= set(
+        names
+    )
 
 
 class Handler(http.server.BaseHTTPRequestHandler):

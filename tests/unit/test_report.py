@@ -48,3 +48,11 @@ def test_unknown_run_is_a_usage_error():
         report.build(sample(), "rb-nope")
     with pytest.raises(UsageError, match="no journal entry names a run"):
         report.build([])
+
+
+def test_the_alert_that_started_a_run_is_under_trigger_and_decision_not_versions():
+    trigger = entry("rb-new", "localhost", "rollback", "trigger", "ok", -1, from_="alertmanager", to="52f63fa0")
+    data = report.build([trigger, *sample()])
+    assert [d["action"] for d in data["decision"]][:1] == ["trigger"] and data["decision"][0]["to"] == "52f63fa0"
+    assert "trigger" not in [v["action"] for v in data["versions"]]
+    assert "52f63fa0" in report.report_module().render_markdown(data).split("## Trigger and decision", 1)[1]
