@@ -1,12 +1,13 @@
 """Wall time of playbooks/rollback_app.yml (symlink strategy, one host) against a minimal
-hand-written playbook that only swaps the `current` symlink with ansible.builtin.file,
-measured in the same run, alternating, on fresh release layouts.
+hand-written playbook that only swaps the `current` symlink with ansible.builtin.file, and
+against a one-task playbook running the release module alone, measured in the same run,
+alternating, on fresh release layouts.
 
     python bench/app_rollback.py [rounds]
 
 What rollback_app does on top: argument validation, the host lock (taken and released),
 reading the releases and resolving `previous` from deploy history, the bad mark and the
-history entry, four journal lines. No health check (no URL), no restart.
+history entry, four journal lines, in three module runs. No health check (no URL), no restart.
 """
 
 from __future__ import annotations
@@ -38,6 +39,18 @@ BASELINE = """---
         force: true
 """
 
+MODULE_ALONE = """---
+- name: The release module alone
+  hosts: web
+  gather_facts: false
+  tasks:
+    - name: Switch current to the previous release
+      emergency.rollback.release:
+        root: "{{ app_root }}"
+        to: previous
+        state_dir: "{{ app_state_dir }}"
+"""
+
 
 def run(argv, env):
     started = time.perf_counter()
@@ -54,27 +67,31 @@ def main():
     env = dict(os.environ, **ansible_env(work))
     inventory = work / "hosts.ini"
     inventory.write_text("[web]\nbench ansible_connection=local ansible_python_interpreter=%s\n" % sys.executable)
-    baseline = work / "baseline.yml"
-    baseline.write_text(BASELINE)
-    playbook = str(REPO / "playbooks" / "rollback_app.yml")
+    (work / "baseline.yml").write_text(BASELINE)
+    (work / "module.yml").write_text(MODULE_ALONE)
+    playbooks = {
+        "file symlink": str(work / "baseline.yml"),
+        "release module": str(work / "module.yml"),
+        "rollback_app": str(REPO / "playbooks" / "rollback_app.yml"),
+    }
     bin_dir = Path(sys.executable).parent
-    times = {"rollback_app": [], "file symlink": []}
+    times = {name: [] for name in playbooks}
     for i in range(rounds):
-        for name in ("file symlink", "rollback_app"):
+        for name, path in playbooks.items():
             root = make_layout(work / ("%s-%d" % (name.replace(" ", "_"), i)), ["r1", "r2", "r3"], live="r3")
-            argv = [str(bin_dir / "ansible-playbook"), "-i", str(inventory)]
-            extra = ["-e", "app_root=%s" % root, "-e", "app_state_dir=%s" % (work / ("state-%d" % i))]
-            argv += [playbook if name == "rollback_app" else str(baseline), *extra]
+            argv = [str(bin_dir / "ansible-playbook"), "-i", str(inventory), path]
+            argv += ["-e", "app_root=%s" % root, "-e", "app_state_dir=%s" % (work / ("state-%s-%d" % (name[:4], i)))]
             times[name].append(run(argv, env))
             assert live_of(root) == "r2", name
-    ours, base = statistics.median(times["rollback_app"]), statistics.median(times["file symlink"])
+    base = statistics.median(times["file symlink"])
     print("app rollback, symlink strategy, one host, %d rounds (wall time of ansible-playbook)" % rounds)
     for name, values in times.items():
         print(
             "  %-14s median %6.2f s  min %6.2f s  max %6.2f s"
             % (name, statistics.median(values), min(values), max(values))
         )
-    print("ratio rollback_app / hand-written file symlink: %.2fx" % (ours / base))
+    for name in ("release module", "rollback_app"):
+        print("ratio %s / hand-written file symlink: %.2fx" % (name, statistics.median(times[name]) / base))
 
 
 if __name__ == "__main__":

@@ -1,19 +1,34 @@
-"""rollback_app (symlink strategy) across 1, 10 and 50 podman hosts: how wall time grows with the fleet.
+"""rollback_app (symlink strategy) across 1, 10 and 50 hosts, over podman exec and over ssh.
 
-Hosts are containers of the locally built base image (molecule/prepare-hosts.sh) running
-`sleep infinity` (no systemd: the rollback needs none), reached with the containers.podman
-connection. Each host gets an ansistrano layout with the bad release live; every measured run
-starts from that state. Prints memory per container, then wall time per host count for each
-execution setting (forks, strategy, pipelining) and the ratio 50-hosts / 1-host.
+Hosts are containers of the base image plus openssh-server (built here from
+localhost/rollback-base:bookworm, see molecule/prepare-hosts.sh) running `sleep infinity`. Each
+host gets an ansistrano layout with the bad release live; every measured run starts from that
+state. Two transports:
 
-Usage (root): python bench/fleet.py [--sizes 1,10,50] [--keep]
+- podman: the containers.podman connection (no pipelining before containers.podman 1.18.1).
+- ssh: sshd in each container, a key pair generated for this run, ControlPersist and pipelining.
+
+Two cases:
+
+- bare: the switch alone (no restart, no health check).
+- soak: a restart command, then the health of every host checked from the controller until 3
+  consecutive successes; each host's app answers 503 for a short start-up after its restart.
+
+Prints, per transport, case and fleet size: wall time, controller CPU seconds (ansible-playbook
+and the processes it waited for), CPU seconds per host, module runs per host on the targets, and
+the ratio of the largest fleet to one host.
+
+Usage (root): python bench/fleet.py [--sizes 1,10,50] [--transports podman,ssh] [--cases bare,soak]
+                                     [--forks N] [--prove-pipelining] [--keep]
 Not a test: no limits.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -22,43 +37,129 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 BASE = "localhost/rollback-base:bookworm"
+IMAGE = "localhost/rollback-bench-ssh:bookworm"
+CONTAINERFILE = (
+    """FROM %s
+RUN apt-get update -qq \\
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openssh-server \\
+ && apt-get clean && rm -rf /var/lib/apt/lists/* && mkdir -p /run/sshd
+"""
+    % BASE
+)
 PREFIX = "rb-bench-"
-SETTINGS = {
-    # name: (forks (None = one per host), strategy, pipelining)
-    "default (5 forks, linear)": (5, "linear", False),
-    "forks=hosts, linear": (None, "linear", False),
-    "forks=hosts, linear, pipelining": (None, "linear", True),
-    "forks=hosts, free, pipelining": (None, "free", True),
-}
 LAYOUT = (
     "set -e; rm -rf /srv/shop /var/lib/emergency-rollback; "
     "for r in 20261121T090000Z 20261122T090000Z 20261123T090000Z; do "
     "mkdir -p /srv/shop/releases/$r/public; echo $r > /srv/shop/releases/$r/public/index.html; done; "
-    "ln -s releases/20261123T090000Z /srv/shop/current"
+    "ln -s releases/20261123T090000Z /srv/shop/current; touch -d '2000-01-01' /srv/shop/.restarted"
 )
+STARTUP_S = 2.0
+# The app of the soak case: 503 for STARTUP_S after its last restart (the mtime of .restarted).
+APP = (
+    "import http.server, os, time\n"
+    "class H(http.server.BaseHTTPRequestHandler):\n"
+    "    def do_GET(self):\n"
+    "        ok = time.time() - os.stat('/srv/shop/.restarted').st_mtime >= %s\n"
+    "        self.send_response(200 if ok else 503); self.end_headers()\n"
+    "        self.wfile.write(b'ok' if ok else b'starting')\n"
+    "    def log_message(self, *a):\n"
+    "        pass\n"
+    "http.server.ThreadingHTTPServer(('0.0.0.0', 8080), H).serve_forever()\n" % STARTUP_S
+)
+# Counts module runs per host (not the controller-only actions, not delegated runs).
+CALLBACK = """
+import json, os
+from ansible.plugins.callback import CallbackBase
+
+CONTROLLER = {"set_fact", "assert", "fail", "debug", "meta", "include_tasks", "import_tasks",
+              "include_role", "import_role", "include_vars", "validate_argument_spec"}
+
+
+class CallbackModule(CallbackBase):
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = "aggregate"
+    CALLBACK_NAME = "bench_calls"
+    CALLBACK_NEEDS_ENABLED = True
+
+    def __init__(self):
+        super().__init__()
+        self.calls, self.controller = {}, 0
+
+    def _count(self, result):
+        if result._task.action.rsplit(".", 1)[-1] in CONTROLLER:
+            return
+        if result._task.delegate_to:
+            self.controller += 1
+            return
+        host = result._host.get_name()
+        self.calls[host] = self.calls.get(host, 0) + 1
+
+    def v2_runner_on_ok(self, result):
+        self._count(result)
+
+    def v2_runner_on_failed(self, result, ignore_errors=False):
+        self._count(result)
+
+    def v2_playbook_on_stats(self, stats):
+        with open(os.environ["BENCH_CALLS_OUT"], "w") as out:
+            json.dump({"hosts": self.calls, "controller": self.controller}, out)
+"""
 
 
 def sh(*argv, **kw):
     return subprocess.run(argv, check=True, capture_output=True, text=True, **kw).stdout.strip()
 
 
+def parallel(argvs):
+    procs = [subprocess.Popen(a, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for a in argvs]
+    for argv, proc in zip(argvs, procs, strict=True):
+        if proc.wait() != 0:
+            raise SystemExit("failed: %s: %s" % (" ".join(argv[:4]), proc.stderr.read().decode()[-500:]))
+
+
 def container_names(count):
     return ["%s%03d" % (PREFIX, i) for i in range(count)]
 
 
-def ensure_containers(count):
+def ensure_image():
+    if subprocess.run(["podman", "image", "exists", BASE], check=False).returncode != 0:
+        subprocess.run(["bash", str(REPO / "molecule" / "prepare-hosts.sh")], check=True)
+    if subprocess.run(["podman", "image", "exists", IMAGE], check=False).returncode != 0:
+        with tempfile.TemporaryDirectory() as ctx:
+            (Path(ctx) / "Containerfile").write_text(CONTAINERFILE)
+            sh("podman", "build", "-q", "-t", IMAGE, ctx)
+
+
+def ensure_containers(count, pubkey):
     running = set(sh("podman", "ps", "--format", "{{.Names}}").split())
-    for name in container_names(count):
+    names = container_names(count)
+    for name in names:
         if name not in running:
             subprocess.run(["podman", "rm", "-f", name], capture_output=True, check=False)
-            sh("podman", "run", "-d", "--name", name, BASE, "sleep", "infinity")
+            sh("podman", "run", "-d", "--name", name, IMAGE, "sleep", "infinity")
+    key = pubkey.read_text().strip()
+    setup = (
+        "mkdir -p /root/.ssh /run/sshd && chmod 700 /root/.ssh && echo '%s' > /root/.ssh/authorized_keys; "
+        "pgrep -x sshd >/dev/null || /usr/sbin/sshd" % key
+    )
+    parallel([["podman", "exec", n, "sh", "-c", setup] for n in names])
+    ips = {}
+    for name in names:
+        ips[name] = sh("podman", "inspect", "--format", "{{.NetworkSettings.IPAddress}}", name)
+    return ips
+
+
+def start_apps(names):
+    """The soak case's app on :8080 of each host (once; it survives the layout resets)."""
+    for name in names:
+        probe = ["podman", "exec", name, "pgrep", "-f", "bench-app"]
+        if subprocess.run(probe, capture_output=True, check=False).returncode:
+            sh("podman", "exec", name, "sh", "-c", "cat > /srv/bench-app.py <<'EOF'\n%sEOF" % APP)
+            sh("podman", "exec", "-d", name, "python3", "/srv/bench-app.py")
 
 
 def reset(names):
-    procs = [subprocess.Popen(["podman", "exec", n, "sh", "-c", LAYOUT]) for n in names]
-    for proc in procs:
-        if proc.wait() != 0:
-            raise SystemExit("could not lay out releases")
+    parallel([["podman", "exec", n, "sh", "-c", LAYOUT] for n in names])
 
 
 def memory_per_container():
@@ -76,85 +177,141 @@ def memory_per_container():
     return value * {"kB": 1 / 1024, "KiB": 1 / 1024, "MB": 1, "MiB": 1, "GB": 1024, "GiB": 1024}.get(unit, 1)
 
 
-def conmon_rss():
-    """Average resident memory of podman's per-container monitor processes, in MiB."""
-    rss = [int(x) for x in sh("ps", "-C", "conmon", "-o", "rss=").split()]
-    return sum(rss) / len(rss) / 1024 if rss else 0.0
+def inventory(names, ips, transport, workdir):
+    hosts = {}
+    for name in names:
+        if transport == "podman":
+            hosts[name] = {"ansible_connection": "containers.podman.podman"}
+        else:
+            hosts[name] = {"ansible_host": ips[name], "ansible_user": "root"}
+        hosts[name]["bench_ip"] = ips[name]
+    doc = {
+        "all": {
+            "children": {"web": {"hosts": hosts}},
+            "vars": {
+                "ansible_python_interpreter": "/usr/bin/python3",
+                "ansible_ssh_private_key_file": str(Path(workdir) / "id_ed25519"),
+            },
+        }
+    }
+    path = Path(workdir) / ("hosts-%s.yml" % transport)
+    path.write_text(json.dumps(doc))
+    return path
 
 
-def run(names, forks, strategy, pipelining, workdir):
-    inventory = Path(workdir) / "hosts.yml"
-    lines = ["all:", "  children:", "    web:", "      hosts:"]
-    lines += ["        %s: {}" % n for n in names]
-    lines += [
-        "  vars:",
-        "    ansible_connection: containers.podman.podman",
-        "    ansible_python_interpreter: /usr/bin/python3",
-    ]
-    inventory.write_text("\n".join(lines) + "\n")
+def run(names, ips, transport, case, forks, workdir, verbose=False):
+    inv = inventory(names, ips, transport, workdir)
+    calls_out = Path(workdir) / "calls.json"
     env = dict(
         os.environ,
         ANSIBLE_COLLECTIONS_PATH=str(REPO / "build" / "collections"),
         ANSIBLE_ROLES_PATH=str(REPO / "roles"),
         ANSIBLE_FORKS=str(forks or len(names)),
-        ANSIBLE_STRATEGY=strategy,
-        ANSIBLE_PIPELINING=str(pipelining),
+        ANSIBLE_PIPELINING="True",
         ANSIBLE_HOST_KEY_CHECKING="False",
+        ANSIBLE_SSH_ARGS="-o ControlMaster=auto -o ControlPersist=120s -o UserKnownHostsFile=/dev/null "
+        "-o StrictHostKeyChecking=no",
+        ANSIBLE_SSH_CONTROL_PATH_DIR=str(Path(workdir) / "cp"),
+        ANSIBLE_CALLBACK_PLUGINS=str(Path(workdir) / "callbacks"),
+        ANSIBLE_CALLBACKS_ENABLED="bench_calls",
+        BENCH_CALLS_OUT=str(calls_out),
         PATH="%s:%s" % (Path(sys.executable).parent, os.environ.get("PATH", "")),
     )
-    argv = [
-        "ansible-playbook",
-        str(REPO / "playbooks" / "rollback_app.yml"),
-        "-i",
-        str(inventory),
-        "-e",
-        "app_root=/srv/shop",
-    ]
+    argv = ["ansible-playbook", str(REPO / "playbooks" / "rollback_app.yml"), "-i", str(inv)]
+    argv += ["-e", "app_root=/srv/shop"]
+    if case == "soak":
+        extra = {
+            "app_restart": "command",
+            "app_restart_command": ["touch", "/srv/shop/.restarted"],
+            "app_health_urls": ["http://{{ bench_ip }}:8080/health"],
+            "app_health_from": "controller",
+            "app_health_consecutive": 3,
+            "app_health_interval": 0.5,
+            "app_health_attempts": 30,
+        }
+        argv += ["-e", json.dumps(extra)]
+    if verbose:
+        argv.append("-vvv")
     reset(names)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
     out = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
     took = time.monotonic() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if out.returncode != 0:
         raise SystemExit("rollback_app failed on %d hosts:\n%s" % (len(names), out.stdout[-3000:]))
     live = sh("podman", "exec", names[-1], "readlink", "/srv/shop/current")
     if live != "releases/20261122T090000Z":
         raise SystemExit("rollback_app did not switch %s: current -> %s" % (names[-1], live))
-    return took
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    calls = json.loads(calls_out.read_text())
+    per_host = sum(calls["hosts"].values()) / len(names)
+    return {"wall": took, "cpu": cpu, "calls": per_host, "controller_calls": calls["controller"], "out": out.stdout}
 
 
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="1,10,50")
-    parser.add_argument("--settings", default=";".join(SETTINGS), help="';'-separated names of SETTINGS")
+    parser.add_argument("--transports", default="podman,ssh")
+    parser.add_argument("--cases", default="bare,soak")
+    parser.add_argument("--forks", type=int, default=0, help="0: one fork per host")
+    parser.add_argument("--prove-pipelining", action="store_true", help="one ssh run at -vvv, grep for it")
     parser.add_argument("--keep", action="store_true", help="leave the containers running")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
-    if subprocess.run(["podman", "image", "exists", BASE], check=False).returncode != 0:
-        subprocess.run(["bash", str(REPO / "molecule" / "prepare-hosts.sh")], check=True)
+    transports = args.transports.split(",")
+    cases = args.cases.split(",")
+    ensure_image()
     link = REPO / "build" / "collections" / "ansible_collections" / "emergency" / "rollback"
     if not link.exists():
         link.parent.mkdir(parents=True, exist_ok=True)
         link.symlink_to(REPO, target_is_directory=True)
 
-    ensure_containers(max(sizes))
-    per_host = memory_per_container() + conmon_rss()
-    print(
-        "memory per idle host container (cgroup + its conmon): %.1f MiB, so 50 hosts ~ %.0f MiB"
-        % (per_host, 50 * per_host)
-    )
-    chosen = [s.strip() for s in args.settings.split(";")]
-    results = {}
     with tempfile.TemporaryDirectory() as workdir:
-        for setting in chosen:
-            forks, strategy, pipelining = SETTINGS[setting]
-            for size in sizes:
-                results[(setting, size)] = run(container_names(size), forks, strategy, pipelining, workdir)
-                print("  %-34s %3d hosts %7.1fs" % (setting, size, results[(setting, size)]), flush=True)
+        (Path(workdir) / "callbacks").mkdir()
+        (Path(workdir) / "callbacks" / "bench_calls.py").write_text(CALLBACK)
+        (Path(workdir) / "cp").mkdir()
+        # A key pair for this run only.
+        sh("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(Path(workdir) / "id_ed25519"))
+        ips = ensure_containers(max(sizes), Path(workdir) / "id_ed25519.pub")
+        if "soak" in cases:
+            start_apps(container_names(max(sizes)))
+        print("memory per idle host container (cgroup): %.1f MiB" % memory_per_container())
+        if args.prove_pipelining:
+            names = container_names(1)
+            res = run(names, ips, "ssh", "bare", 1, workdir, verbose=True)
+            lines = [line for line in res["out"].splitlines() if "Pipelining is enabled" in line]
+            print("ssh at -vvv: %d x 'Pipelining is enabled.' (one per module run), e.g. %r" % (len(lines), lines[:1]))
+        results = {}
+        for transport in transports:
+            for case in cases:
+                for size in sizes:
+                    res = run(container_names(size), ips, transport, case, args.forks, workdir)
+                    results[(transport, case, size)] = res
+                    print(
+                        "  %-6s %-4s %3d hosts  %6.1fs wall  %6.1f cpu-s  %.2f cpu-s/host  %.1f module runs/host"
+                        % (transport, case, size, res["wall"], res["cpu"], res["cpu"] / size, res["calls"]),
+                        flush=True,
+                    )
     print()
-    print("%-34s " % "setting" + " ".join("%8s" % ("%d hosts" % s) for s in sizes) + "  %s/%s" % (sizes[-1], sizes[0]))
-    for setting in chosen:
-        row = [results[(setting, s)] for s in sizes]
-        print("%-34s " % setting + " ".join("%7.1fs" % t for t in row) + "  %6.2fx" % (row[-1] / row[0]))
+    forks = args.forks or "one per host"
+    print("forks: %s, linear strategy, pipelining on (ssh; podman's connection has none)" % forks)
+    head = "%-6s %-4s %-18s" % ("conn", "case", "")
+    print(head + "".join("%10s" % ("%d hosts" % s) for s in sizes) + "   %d/%d" % (sizes[-1], sizes[0]))
+    for transport in transports:
+        for case in cases:
+            rows = [results[(transport, case, s)] for s in sizes]
+            label = "%-6s %-4s" % (transport, case)
+            print(
+                label
+                + " %-18s" % "wall s"
+                + "".join("%10.1f" % r["wall"] for r in rows)
+                + "   %5.2fx" % (rows[-1]["wall"] / rows[0]["wall"])
+            )
+            print(" " * 11 + " %-18s" % "controller cpu s" + "".join("%10.1f" % r["cpu"] for r in rows))
+            per_host = [r["cpu"] / s for r, s in zip(rows, sizes, strict=True)]
+            print(" " * 11 + " %-18s" % "cpu s per host" + "".join("%10.2f" % c for c in per_host))
+            print(" " * 11 + " %-18s" % "module runs/host" + "".join("%10.1f" % r["calls"] for r in rows))
     if not args.keep:
         for name in container_names(max(sizes)):
             subprocess.run(["podman", "rm", "-f", "-t", "0", name], capture_output=True, check=False)

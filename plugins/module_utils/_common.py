@@ -13,6 +13,7 @@ import time
 
 from ansible_collections.emergency.rollback.plugins.module_utils._journal import (
     DEFAULT_STATE_DIR,
+    RESULTS,
     Journal,
     JournalError,
     make_entry,
@@ -40,6 +41,30 @@ def hide_secret_headers(module, headers):
     for name, value in (headers or {}).items():
         if SECRET_HEADER.search(str(name)) and value not in (None, ""):
             module.no_log_values.add(str(value))
+
+
+def entry_argument_spec():
+    """Options of one journal entry a caller writes (journal_record, the lock's verdict)."""
+    return dict(
+        component=dict(type="str", required=True),
+        action=dict(type="str", required=True),
+        result=dict(type="str", choices=list(RESULTS), default="ok"),
+        to=dict(type="str"),
+        snapshot=dict(type="str"),
+        duration_s=dict(type="float"),
+        summary=dict(type="str"),
+        details=dict(type="dict"),
+        **{"from": dict(type="str", aliases=["from_"])},
+    )
+
+
+def record_entry(module, p):
+    """Journal one entry given as the options of entry_argument_spec; returns it (None in check mode)."""
+    step = Step(module, p["component"], p["action"])
+    fields = dict(p["details"] or {})
+    fields.update({"from_": p["from"], "to": p["to"], "snapshot": p["snapshot"], "message": p["summary"]})
+    fields["duration_s"] = p["duration_s"]
+    return step.record(p["result"], **fields)
 
 
 def with_common(spec):

@@ -212,3 +212,78 @@ class HostLock:
                 raise
             return False
         return True
+
+
+def take_for_module(module, run_id, owner, pid=None, machine=None, ttl=3600):
+    """Take the host lock for a module, journaled like the lock module; fails the module when held.
+
+    Returns (changed, result) with holder, path, previous_holder and diff. Shared by the lock
+    module and the modules that take the lock in the same process as their first step.
+    """
+    # Imported here: _common pulls the journal in, which a plain HostLock user does not need.
+    from ansible_collections.emergency.rollback.plugins.module_utils._common import Step
+
+    lock = HostLock.in_state_dir(module.params["state_dir"])
+    state, holder, stale = lock.status(run_id)
+    result = dict(path=lock.path, previous_holder=holder)
+    if state == "ours":
+        return False, dict(result, holder=holder)
+    if state == "held":
+        # Not journaled as ours: the journal belongs to the run that holds the lock.
+        module.fail_json(msg="lock: %s" % describe_holder(holder, lock.path), holder=holder, **result)
+    new = dict(
+        run_id=run_id,
+        pid=pid,
+        machine=machine or lock.machine,
+        user=owner,
+        since=time.time(),
+        ttl=ttl or None,
+    )
+    result["diff"] = dict(before=holder or {}, after=new)
+    if stale:
+        module.warn("lock: taking over a stale lock (%s): %s" % (stale, describe_holder(holder, lock.path)))
+    if module.check_mode:
+        return True, dict(result, holder=new)
+    step = Step(module, "lock", "acquire")
+    try:
+        changed, _warning = lock.acquire(run_id, pid=pid, user=owner, ttl=ttl or None, machine=machine)
+    except LockHeld as err:
+        module.fail_json(msg="lock: %s" % err, holder=err.holder, **result)
+    except (LockError, OSError) as err:
+        module.fail_json(msg="lock: cannot take %s: %s" % (lock.path, err), **result)
+    step.record("changed" if changed else "ok", message="lock taken", to=run_id, from_=(holder or {}).get("run_id"))
+    result.update(holder=lock.read(), journal_entry=step.entry, duration_s=round(step.elapsed(), 3))
+    return changed, result
+
+
+def release_for_module(module, run_id, force=False):
+    """Release the host lock of run_id for a module, journaled like the lock module.
+
+    Returns (changed, result); fails the module on a lock another run holds unless force.
+    """
+    from ansible_collections.emergency.rollback.plugins.module_utils._common import Step
+
+    lock = HostLock.in_state_dir(module.params["state_dir"])
+    state, holder, _stale = lock.status(run_id)
+    result = dict(path=lock.path, previous_holder=holder)
+    if state == "free":
+        return False, dict(result, holder=None)
+    if state == "stale" and not force:
+        # Not ours: the next run takes a stale lock over; only its owner (or force) removes it.
+        module.warn("lock: not releasing a lock this run does not hold: %s" % describe_holder(holder, lock.path))
+        return False, dict(result, holder=holder)
+    if state == "held" and not force:
+        module.fail_json(
+            msg="lock: not releasing, %s (use force=true)" % describe_holder(holder, lock.path), holder=holder, **result
+        )
+    result["diff"] = dict(before=holder, after={})
+    if module.check_mode:
+        return True, dict(result, holder=None)
+    step = Step(module, "lock", "release")
+    try:
+        changed = lock.release(run_id, force=True)
+    except OSError as err:
+        module.fail_json(msg="lock: cannot release %s: %s" % (lock.path, err), **result)
+    step.record("changed" if changed else "ok", message="lock released", from_=holder.get("run_id"))
+    result.update(holder=None, journal_entry=step.entry, duration_s=round(step.elapsed(), 3))
+    return changed, result

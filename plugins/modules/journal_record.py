@@ -85,33 +85,17 @@ journal_entry:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.emergency.rollback.plugins.module_utils._common import Step, with_common
-from ansible_collections.emergency.rollback.plugins.module_utils._journal import RESULTS
+from ansible_collections.emergency.rollback.plugins.module_utils._common import (
+    entry_argument_spec,
+    record_entry,
+    with_common,
+)
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=with_common(
-            dict(
-                component=dict(type="str", required=True),
-                action=dict(type="str", required=True),
-                result=dict(type="str", choices=list(RESULTS), default="ok"),
-                to=dict(type="str"),
-                snapshot=dict(type="str"),
-                duration_s=dict(type="float"),
-                summary=dict(type="str"),
-                details=dict(type="dict"),
-                **{"from": dict(type="str", aliases=["from_"])},
-            )
-        ),
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=with_common(entry_argument_spec()), supports_check_mode=True)
     p = module.params
-    step = Step(module, p["component"], p["action"])
-    fields = dict(p["details"] or {})
-    fields.update({"from_": p["from"], "to": p["to"], "snapshot": p["snapshot"], "message": p["summary"]})
-    fields["duration_s"] = p["duration_s"]
-    entry = step.record(p["result"], **fields)
+    entry = record_entry(module, p)
     module.exit_json(changed=not module.check_mode and p["journal"], journal_entry=entry)
 
 

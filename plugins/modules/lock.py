@@ -70,6 +70,46 @@ options:
       - With O(state=absent), release a lock held by another run.
     type: bool
     default: false
+  verdict:
+    description:
+      - With O(state=absent), first journal this entry (the run's verdict), then release the lock;
+        the same two journal lines as M(emergency.rollback.journal_record) followed by this module,
+        in one module run on the host. Returned as RV(journal_entry).
+      - Only with O(state=absent).
+    type: dict
+    suboptions:
+      component:
+        description: Component the entry belongs to (C(app), C(database), ...).
+        type: str
+        required: true
+      action:
+        description: What was done (C(verify) for a role's verdict).
+        type: str
+        required: true
+      result:
+        description: How it ended, as in M(emergency.rollback.journal_record).
+        type: str
+        choices: [ok, changed, failed, reverted, skipped, not_verified]
+        default: ok
+      from:
+        description: State before the step.
+        type: str
+        aliases: [from_]
+      to:
+        description: State after the step.
+        type: str
+      snapshot:
+        description: Snapshot the step kept, if any.
+        type: str
+      duration_s:
+        description: How long the step took, in seconds.
+        type: float
+      summary:
+        description: One line for the person reading the report (the entry's C(message)).
+        type: str
+      details:
+        description: Extra fields kept with the entry.
+        type: dict
 """
 
 EXAMPLES = r"""
@@ -85,6 +125,16 @@ EXAMPLES = r"""
   emergency.rollback.lock:
     run_id: "{{ rollback_run_id }}"
     state: absent
+
+- name: Journal the verdict of the run and release the lock in one module run
+  emergency.rollback.lock:
+    run_id: "{{ rollback_run_id }}"
+    state: absent
+    verdict:
+      component: app
+      action: verify
+      result: ok
+      summary: "health checked: https://shop.example.com/health"
 """
 
 RETURN = r"""
@@ -115,21 +165,27 @@ path:
   returned: always
   type: str
   sample: /var/lib/emergency-rollback/rollback.lock
+journal_entry:
+  description:
+    - The entry this run wrote, the O(verdict) when given, otherwise the lock's own entry.
+  returned: when an entry was written (not in check mode, not when nothing changed hands)
+  type: dict
+  sample: {"run_id": "rb-1", "ts": "2026-11-23T18:45:00.000Z", "host": "web1", "component": "app",
+           "action": "verify", "from": null, "to": "20261118", "snapshot": null, "duration_s": 1.2,
+           "result": "ok", "message": "health checked: https://shop.example.com/health"}
 """
 
 import os
 import pwd
-import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.emergency.rollback.plugins.module_utils._common import Step, with_common
-from ansible_collections.emergency.rollback.plugins.module_utils._lock import (
-    HostLock,
-    LockError,
-    LockHeld,
-    describe_holder,
+from ansible_collections.emergency.rollback.plugins.module_utils._common import (
+    entry_argument_spec,
+    record_entry,
+    with_common,
 )
+from ansible_collections.emergency.rollback.plugins.module_utils._lock import release_for_module, take_for_module
 
 
 def main():
@@ -143,6 +199,7 @@ def main():
                 owner=dict(type="str"),
                 ttl=dict(type="int", default=3600),
                 force=dict(type="bool", default=False),
+                verdict=dict(type="dict", options=entry_argument_spec()),
             )
         ),
         supports_check_mode=True,
@@ -152,73 +209,20 @@ def main():
         module.fail_json(msg="lock: run_id must not be empty")
     if p["ttl"] < 0:
         module.fail_json(msg="lock: ttl must be 0 or more seconds")
+    if p["verdict"] and p["state"] != "absent":
+        module.fail_json(msg="lock: verdict goes with state=absent (the run's last entry before its release)")
     owner = p["owner"] or pwd.getpwuid(os.geteuid()).pw_name
-    lock = HostLock.in_state_dir(p["state_dir"])
-    step = Step(module, "lock", "acquire" if p["state"] == "present" else "release")
-    state, holder, stale = lock.status(p["run_id"])
-    result = dict(path=lock.path, previous_holder=holder)
-
     if p["state"] == "present":
-        if state == "ours":
-            module.exit_json(changed=False, holder=holder, **result)
-        if state == "held":
-            # Not journaled as ours: the journal belongs to the run that holds the lock.
-            module.fail_json(msg="lock: %s" % describe_holder(holder, lock.path), holder=holder, **result)
-        new = dict(
-            run_id=p["run_id"],
-            pid=p["pid"],
-            machine=p["machine"] or lock.machine,
-            user=owner,
-            since=time.time(),
-            ttl=p["ttl"] or None,
-        )
-        diff = dict(before=holder or {}, after=new)
-        if stale:
-            module.warn("lock: taking over a stale lock (%s): %s" % (stale, describe_holder(holder, lock.path)))
-        if module.check_mode:
-            module.exit_json(changed=True, holder=new, diff=diff, **result)
-        try:
-            changed, _warning = lock.acquire(
-                p["run_id"], pid=p["pid"], user=owner, ttl=p["ttl"] or None, machine=p["machine"]
-            )
-        except LockHeld as err:
-            module.fail_json(msg="lock: %s" % err, holder=err.holder, **result)
-        except (LockError, OSError) as err:
-            module.fail_json(msg="lock: cannot take %s: %s" % (lock.path, err), **result)
-        step.exit(
-            changed,
-            message="lock taken",
-            journal_fields={"to": p["run_id"], "from_": (holder or {}).get("run_id")},
-            holder=lock.read(),
-            diff=diff,
-            **result,
-        )
-
-    if state == "free":
-        module.exit_json(changed=False, holder=None, **result)
-    if state == "stale" and not p["force"]:
-        # Not ours: the next run takes a stale lock over; only its owner (or force) removes it.
-        module.warn("lock: not releasing a lock this run does not hold: %s" % describe_holder(holder, lock.path))
-        module.exit_json(changed=False, holder=holder, **result)
-    if state == "held" and not p["force"]:
-        module.fail_json(
-            msg="lock: not releasing, %s (use force=true)" % describe_holder(holder, lock.path), holder=holder, **result
-        )
-    diff = dict(before=holder, after={})
-    if module.check_mode:
-        module.exit_json(changed=True, holder=None, diff=diff, **result)
-    try:
-        changed = lock.release(p["run_id"], force=True)
-    except OSError as err:
-        module.fail_json(msg="lock: cannot release %s: %s" % (lock.path, err), **result)
-    step.exit(
-        changed,
-        message="lock released",
-        journal_fields={"from_": holder.get("run_id")},
-        holder=None,
-        diff=diff,
-        **result,
-    )
+        changed, result = take_for_module(module, p["run_id"], owner, p["pid"], p["machine"], p["ttl"])
+    else:
+        # The verdict first, so the journal reads as with journal_record then lock: one process less.
+        verdict = record_entry(module, p["verdict"]) if p["verdict"] else None
+        changed, result = release_for_module(module, p["run_id"], p["force"])
+        if p["verdict"]:
+            result["journal_entry"] = verdict
+    if result.get("journal_entry") is None:
+        result.pop("journal_entry", None)
+    module.exit_json(changed=changed, **result)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ description:
     directory modification time; the recorded deploy history first.
   - With O(resolve), also says which concrete release V(previous), V(-N) or an id means now,
     exactly as M(emergency.rollback.release) would resolve it.
-  - Read-only.
+  - Read-only, apart from the host lock with O(lock).
 author:
   - emergency.rollback maintainers (@emergency-rollback)
 extends_documentation_fragment:
@@ -27,7 +27,9 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    description: It only reads, so it runs unchanged in check mode.
+    description:
+      - It only reads, so it runs unchanged in check mode.
+      - With O(lock), it says whether the lock could be taken, without taking it.
   diff_mode:
     support: none
     description: It changes nothing.
@@ -41,6 +43,28 @@ options:
     description:
       - A target (V(previous), V(-N) or a release id) to resolve to a concrete release id, returned as RV(target).
     type: str
+  lock:
+    description:
+      - Take the host lock for O(run_id) first, exactly as M(emergency.rollback.lock) does (same
+        lock file, same journal line, fails naming the holder when another run holds it), then
+        read under it; a role's first two steps in one module run on the host.
+      - If the read fails, a lock this task took is released again.
+      - Needs O(run_id).
+    type: dict
+    suboptions:
+      owner:
+        description: Who is running the rollback. Default the effective user on the target.
+        type: str
+      pid:
+        description: Process id that lives as long as the run (see M(emergency.rollback.lock)).
+        type: int
+      machine:
+        description: Name of the machine O(lock.pid) lives on.
+        type: str
+      ttl:
+        description: Seconds after which the lock counts as stale whatever its pid. V(0) means never.
+        type: int
+        default: 3600
 seealso:
   - module: emergency.rollback.release
 """
@@ -136,6 +160,14 @@ history:
   sample:
     - {id: "20261123181500", kind: deploy, at: "2026-11-23T18:15:02Z", by: deploy, run_id: null,
        from: "20261120093000"}
+lock:
+  description: The lock's holder after the task and the one found before it, as M(emergency.rollback.lock) returns them.
+  returned: when O(lock) is given
+  type: dict
+  sample:
+    holder: {run_id: rb-20261123-1845, pid: 4242, machine: ops1, user: alice, since: 1795463100.5, ttl: 3600}
+    previous_holder: null
+    path: /var/lib/emergency-rollback/rollback.lock
 target:
   description: What O(resolve) resolves to.
   returned: when O(resolve) is given
@@ -143,31 +175,65 @@ target:
   sample: "20261120093000"
 """
 
+import os
+import pwd
+
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.emergency.rollback.plugins.module_utils._common import with_common
+from ansible_collections.emergency.rollback.plugins.module_utils._lock import release_for_module, take_for_module
 from ansible_collections.emergency.rollback.plugins.module_utils._release import Layout, ReleaseError
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=with_common(dict(root=dict(type="path", required=True), resolve=dict(type="str"))),
+        argument_spec=with_common(
+            dict(
+                root=dict(type="path", required=True),
+                resolve=dict(type="str"),
+                lock=dict(
+                    type="dict",
+                    options=dict(
+                        owner=dict(type="str"),
+                        pid=dict(type="int"),
+                        machine=dict(type="str"),
+                        ttl=dict(type="int", default=3600),
+                    ),
+                ),
+            )
+        ),
+        required_by={"lock": "run_id"},
         supports_check_mode=True,
     )
-    layout = Layout(module.params["root"])
+    p = module.params
+    changed, lock = False, None
+    if p["lock"] is not None:
+        if p["lock"]["ttl"] < 0:
+            module.fail_json(msg="release_info: lock.ttl must be 0 or more seconds")
+        owner = p["lock"]["owner"] or pwd.getpwuid(os.geteuid()).pw_name
+        changed, lock = take_for_module(
+            module, p["run_id"], owner, p["lock"]["pid"], p["lock"]["machine"], p["lock"]["ttl"]
+        )
+    layout = Layout(p["root"])
     try:
         info = layout.info()
-        if module.params["resolve"] is not None:
+        if p["resolve"] is not None:
             info["target"] = layout.resolve(
-                module.params["resolve"],
+                p["resolve"],
                 info["live"],
                 info["ids"],
                 {r["id"]: r["bad_mark"] for r in info["releases"] if r["bad"]},
                 info["deploy_history"],
             )
     except (ReleaseError, OSError) as err:
+        if changed and not module.check_mode:
+            # Nothing may stay held by a run that stops here: give back what this task took.
+            release_for_module(module, p["run_id"])
         module.fail_json(msg="release_info: %s" % err)
-    module.exit_json(changed=False, **info)
+    if lock is not None:
+        info["lock"] = {k: lock.get(k) for k in ("holder", "previous_holder", "path")}
+    # Taking the lock is bookkeeping the run undoes itself, like the lock module's changed.
+    module.exit_json(changed=changed, **info)
 
 
 if __name__ == "__main__":

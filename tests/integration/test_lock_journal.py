@@ -89,3 +89,32 @@ def test_journal_record_and_info_with_a_corrupt_line(playbook, state_dir):
     assert info["entries"][1]["details"] == {"keys": 3}
     assert info["problems"] == [{"line": 2, "error": info["problems"][0]["error"]}]
     assert run.result("read cache")["total"] == 1
+
+
+def test_release_info_takes_the_lock_and_the_lock_goes_with_the_verdict(task, state_dir, tmp_path):
+    """The two merged steps of a role run: read under a lock this task takes, then verdict + release."""
+    from tests.harness.app import make_layout
+
+    root = make_layout(tmp_path / "shop", ["r1", "r2"], live="r2")
+    args = {"root": str(root), "run_id": "rb-1", "state_dir": str(state_dir), "lock": {"owner": "alice"}}
+    event, res, _ = task("emergency.rollback.release_info", dict(args, resolve="previous"))
+    assert event == "runner_on_ok", res
+    assert res["target"] == "r1" and res["lock"]["holder"]["run_id"] == "rb-1"
+    assert json.loads((state_dir / "rollback.lock").read_text())["user"] == "alice"
+    # another run: refused naming the holder, the lock untouched
+    before = (state_dir / "rollback.lock").read_bytes()
+    event, res, _ = task("emergency.rollback.release_info", dict(args, run_id="rb-2"))
+    assert event == "runner_on_failed" and "run_id=rb-1" in res["msg"] and "alice" in res["msg"]
+    assert (state_dir / "rollback.lock").read_bytes() == before
+    verdict = {"component": "app", "action": "verify", "result": "ok", "summary": "health checked"}
+    release = {"run_id": "rb-1", "state_dir": str(state_dir), "state": "absent", "verdict": verdict}
+    event, res, _ = task("emergency.rollback.lock", release)
+    assert event == "runner_on_ok" and res["journal_entry"]["action"] == "verify"
+    assert not (state_dir / "rollback.lock").exists()
+    journal = map(json.loads, (state_dir / "journal.jsonl").read_text().splitlines())
+    steps = [(j["component"], j["action"]) for j in journal]
+    assert steps == [("lock", "acquire"), ("app", "verify"), ("lock", "release")]
+    # a read that fails gives back the lock it took
+    event, res, _ = task("emergency.rollback.release_info", dict(args, root=str(tmp_path / "missing")))
+    assert event == "runner_on_failed" and res["msg"].startswith("release_info: ")
+    assert not (state_dir / "rollback.lock").exists()

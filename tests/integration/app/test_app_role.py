@@ -233,7 +233,8 @@ def test_lock_held_by_another_run_fails_and_changes_nothing(playbook, tmp_path):
         PLAYBOOK, inventory=inventory({"web1": {}}), extravars={"app_root": str(root), "app_state_dir": str(state)}
     )
     assert run.rc != 0
-    msg = run.result("Take the host lock", "web1")["msg"]
+    # symlink: the preflight's release_info takes the lock in the same module run as the read
+    msg = run.result("Read the releases (and resolve the target on the host that decides it)", "web1")["msg"]
     assert "run_id=rb-other" in msg and "\n" not in msg
     assert (fingerprint(root), fingerprint(state)) == before
 
@@ -392,3 +393,41 @@ def test_refusing_a_bad_release_names_app_force(playbook, tmp_path):
     assert run.rc != 0 and live_of(root) == "r2"
     msg = run.result(FAIL_TASK, "web1")["msg"]
     assert "use app_force=true to switch anyway" in msg and "use force=true" not in msg
+
+
+def test_health_from_the_controller_checks_the_batch_once_and_reverts_only_the_unhealthy_host(
+    playbook, nginx_factory, tmp_path
+):
+    roots = {name: make_layout(tmp_path / name, ["r1", "r2", "r3"], live="r3") for name in ("web1", "web2")}
+    server = serve(nginx_factory, roots["web1"])
+    hosts = {n: {"app_root": str(root), "app_state_dir": str(tmp_path / ("s-" + n))} for n, root in roots.items()}
+    hosts["web1"]["app_health_urls"] = ["http://127.0.0.1:%d/health" % server.http_port]
+    # nothing listens on web2's health URL
+    hosts["web2"]["app_health_urls"] = ["http://127.0.0.1:1/health"]
+    run = playbook(
+        PLAYBOOK,
+        inventory=inventory(hosts),
+        extravars={
+            "app_health_from": "controller",
+            "app_health_attempts": 2,
+            "app_health_interval": 0.1,
+            "rollback_best_effort": True,
+        },
+    )
+    assert run.rc != 0 and run.failed_hosts() == {"web2"}
+    assert live_of(roots["web1"]) == "r2" and live_of(roots["web2"]) == "r3"
+    checks = [
+        r
+        for r in run.task_results("Check the app health of every host of the batch from the controller")
+        if not r["res"].get("skipped")
+    ]
+    assert len(checks) == 1, "one module run for the batch"
+    urls = hosts["web1"]["app_health_urls"] + hosts["web2"]["app_health_urls"]
+    assert {u["url"] for u in checks[0]["res"]["urls"]} == set(urls)
+    assert "127.0.0.1:1/health" in run.result(FAIL_TASK, "web2")["msg"]
+    verdicts = [
+        json.loads(line)
+        for line in (tmp_path / "s-web1" / "journal.jsonl").read_text().splitlines()
+        if json.loads(line)["action"] == "verify"
+    ]
+    assert [(v["result"], v["message"]) for v in verdicts] == [("ok", "health checked: " + urls[0])]
