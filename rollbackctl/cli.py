@@ -353,6 +353,12 @@ def print_status(per_host):
             if release.get("bad"):
                 marks.append("BAD")
             print("  release %-24s %s" % (release.get("id"), " ".join(marks)))
+        copies = status.get("safety_copies") or []
+        if copies:
+            print("  safety copies (kept to undo a rollback; delete only on purpose):")
+            for copy in copies:
+                since = " since %s" % copy["since"] if copy.get("since") else ""
+                print("    %-30s %s (of %s)%s" % (copy.get("kind"), copy.get("name"), copy.get("of") or "-", since))
         journal = status.get("journal") or {}
         problems = journal.get("problems") or []
         if problems:

@@ -33,6 +33,13 @@ options:
     type: list
     elements: str
     default: []
+  keep:
+    description:
+      - How many safety snapshots of this file to keep in C(<state_dir>/snapshots/traffic/); after a
+        change the oldest beyond it are removed (never the one this run took). V(0) keeps all.
+      - A gradual restore takes one per step, so the default keeps the last few restores.
+    type: int
+    default: 20
 notes:
   - The file replaced is kept first as a safety snapshot in C(<state_dir>/snapshots/traffic/) (returned as
     RV(snapshot)); M(emergency.rollback.config_snapshot) with

@@ -21,6 +21,8 @@ import time
 from ansible.module_utils.six.moves.urllib.parse import urlencode
 from ansible.module_utils.urls import open_url
 
+from ansible_collections.emergency.rollback.plugins.module_utils._journal import redact_url
+
 SUCCESSFUL, INCONCLUSIVE, ERROR, FAILED = "Successful", "Inconclusive", "Error", "Failed"
 # Worst last: the run's phase is the worst of its metrics'.
 PHASE_ORDER = (SUCCESSFUL, INCONCLUSIVE, ERROR, FAILED)
@@ -133,11 +135,11 @@ def _get_json(url, headers, timeout, validate_certs):
         response = open_url(url, headers=headers, timeout=timeout, validate_certs=validate_certs, method="GET")
         body = response.read()
     except Exception as err:  # open_url raises HTTPError, URLError, socket errors, SSL errors
-        raise AnalysisError("GET %s failed: %s" % (url.split("?")[0], err)) from None
+        raise AnalysisError("GET %s failed: %s" % (redact_url(url.split("?")[0]), err)) from None
     try:
         return json.loads(body.decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as err:
-        raise AnalysisError("%s did not answer JSON: %s" % (url.split("?")[0], err)) from None
+        raise AnalysisError("%s did not answer JSON: %s" % (redact_url(url.split("?")[0]), err)) from None
 
 
 def _number(value):

@@ -12,6 +12,7 @@ import datetime
 import fcntl
 import json
 import os
+import re
 import socket
 
 DEFAULT_STATE_DIR = "/var/lib/emergency-rollback"
@@ -55,6 +56,38 @@ def redact(value, secrets):
     return value
 
 
+# A URL inside any text; its userinfo and the values of token-like query parameters are credentials.
+_URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s\"'<>]+")
+_SECRET_PARAM = re.compile(r"token|key|secret|pass|pwd|auth|sig|credential|session", re.IGNORECASE)
+
+
+def redact_url(url):
+    """The URL with its userinfo and the values of token-like query parameters masked."""
+    scheme, sep, rest = url.partition("://")
+    authority, slash, tail = rest.partition("/")
+    if "@" in authority:
+        authority = MASK + "@" + authority.rpartition("@")[2]
+    head, qmark, query = (authority + slash + tail).partition("?")
+    if qmark:
+        pairs = []
+        for pair in query.split("&"):
+            name, eq, value = pair.partition("=")
+            pairs.append(name + eq + (MASK if eq and value and _SECRET_PARAM.search(name) else value))
+        query = "&".join(pairs)
+    return scheme + sep + head + qmark + query
+
+
+def redact_urls(value):
+    """Every URL inside value (recursively) passed through redact_url."""
+    if isinstance(value, str):
+        return _URL.sub(lambda match: redact_url(match.group(0)), value) if "://" in value else value
+    if isinstance(value, dict):
+        return {k: redact_urls(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact_urls(v) for v in value]
+    return value
+
+
 class JournalError(Exception):
     pass
 
@@ -95,7 +128,7 @@ class Journal:
 
     def append(self, entry, secrets=None):
         """Append one entry as a single line; safe against concurrent writers."""
-        entry = redact(entry, secrets)
+        entry = redact_urls(redact(entry, secrets))
         line = json.dumps(entry, sort_keys=False, default=str, separators=(",", ":")) + "\n"
         directory = os.path.dirname(self.path) or "."
         os.makedirs(directory, mode=0o750, exist_ok=True)

@@ -24,6 +24,7 @@ def nginx_argument_spec():
         nginx_conf=dict(type="path", default=DEFAULT_CONF),
         test_command=dict(type="list", elements="str", default=[]),
         reload_command=dict(type="list", elements="str", default=[]),
+        keep=dict(type="int", default=20),
     )
 
 
@@ -83,6 +84,9 @@ class ManagedConf:
             step.refuse("nginx is not on PATH; set test_command and reload_command; nothing was changed")
         if not os.path.isdir(os.path.dirname(self.path)):
             step.refuse("directory of %s does not exist; nothing was changed" % self.path)
+        if p["keep"] < 0:
+            step.refuse("keep must be 0 (keep all) or more; nothing was changed")
+        self.keep = p["keep"]
         try:
             self.store = SnapshotStore.in_state_dir(p["state_dir"], self.component)
         except SnapshotError as err:
@@ -102,6 +106,27 @@ class ManagedConf:
             os.unlink(self.path)
         else:
             _atomic.write_file(self.path, before.encode("utf-8"), module=self.module)
+
+    def plan_prune(self, protect=(), adding=0):
+        """Ids of this file's safety snapshots beyond keep, oldest first (`adding` about to be taken)."""
+        if not self.keep:
+            return []
+        mine = [
+            m["id"]
+            for m in self.store.list()
+            if (m.get("metadata") or {}).get("paths") == [self.path] and m["id"] not in protect
+        ]
+        return mine[: max(0, len(mine) + len(protect) + adding - self.keep)]
+
+    def prune(self, snapshot):
+        """Drop this file's safety snapshots beyond keep, never the one just taken; returns their ids."""
+        doomed = self.plan_prune(protect=(snapshot["id"],) if snapshot else ())
+        for snapshot_id in doomed:
+            try:
+                self.store.delete(snapshot_id)
+            except (OSError, SnapshotError) as err:
+                self.module.warn("traffic: could not prune snapshot %s: %s" % (snapshot_id, err))
+        return doomed
 
     def apply(self, before, after):
         """Replace the file with `after` (text) and reload; returns the safety snapshot ref or None.
@@ -133,14 +158,16 @@ class ManagedConf:
 
     def converge(self, before, after, result, unchanged, changed, journal_fields):
         """Exit unchanged when the file already holds `after`; else diff, and apply unless in check mode."""
-        result = dict(result, reloaded=False, snapshot=None)
+        result = dict(result, reloaded=False, snapshot=None, pruned=[])
         if before == after:
             self.step.exit(False, message=unchanged, **result)
         diff = self.diff(before, after)
         if self.module.check_mode:
+            result["pruned"] = self.plan_prune(adding=1 if before is not None else 0)
             self.module.exit_json(changed=True, diff=diff, **result)
         result["snapshot"] = self.apply(before, after)
         result["reloaded"] = True
+        result["pruned"] = self.prune(result["snapshot"])
         journal_fields = dict(journal_fields, snapshot=result["snapshot"]["path"] if result["snapshot"] else None)
         self.step.exit(True, message=changed, journal_fields=journal_fields, diff=diff, **result)
 

@@ -13,7 +13,8 @@ description:
   - Reads C(<state_dir>/journal.jsonl), optionally only one run or one component, and its last entries.
   - A line that is not a journal entry (for example cut short by a crash) is reported in RV(problems)
     and the rest is still read.
-  - Also reports the current holder of the host lock.
+  - Also reports the current holder of the host lock, and the safety copies the host keeps (RV(safety_copies)),
+    read from the state directory alone.
 author:
   - emergency.rollback maintainers (@emergency-rollback)
 extends_documentation_fragment:
@@ -80,6 +81,22 @@ lock:
   returned: always
   type: dict
   sample: {"run_id": "rb-1", "pid": 4242, "machine": "ops1", "user": "alice", "since": 1795459498.2, "ttl": 3600}
+safety_copies:
+  description:
+    - What the host keeps so a rollback can itself be undone, read from C(<state_dir>) without a database login
+      (I(name) is a directory or a database name); delete them only on purpose.
+    - V(pre_pitr data directory) and V(reverted_pitr data directory) are the data directories
+      M(emergency.rollback.pg_pitr) set aside (found on disk beside the cluster it recorded);
+      V(pre-restore database) and V(reverted database) are the last ones M(emergency.rollback.pg_restore_safe)
+      recorded per database (older ones kept by its retention are in the server only); V(pre-restore dump) is a
+      dump of the live database taken before a restore.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"kind": "pre_pitr data directory", "name": "/var/lib/postgresql/15/main.pre_pitr-20261123T184501Z",
+            "of": "/var/lib/postgresql/15/main"},
+           {"kind": "pre-restore database", "name": "shop_pre_rollback_20261123184512", "of": "localhost_5432_shop",
+            "since": "2026-11-23T18:45:12Z"}]
 path:
   description: Path of the journal file.
   returned: always
@@ -92,6 +109,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.emergency.rollback.plugins.module_utils._common import with_common
 from ansible_collections.emergency.rollback.plugins.module_utils._journal import Journal
 from ansible_collections.emergency.rollback.plugins.module_utils._lock import HostLock
+from ansible_collections.emergency.rollback.plugins.module_utils._safety import safety_copies
 
 
 def main():
@@ -112,12 +130,21 @@ def main():
     try:
         entries, problems = journal.read(run_id=p["filter_run_id"], component=p["component"])
         holder = HostLock.in_state_dir(p["state_dir"]).read()
+        copies = safety_copies(p["state_dir"])
     except OSError as err:
         module.fail_json(msg="journal_info: cannot read %s: %s" % (journal.path, err))
     total = len(entries)
     if p["tail"]:
         entries = entries[-p["tail"] :]
-    module.exit_json(changed=False, entries=entries, problems=problems, total=total, lock=holder, path=journal.path)
+    module.exit_json(
+        changed=False,
+        entries=entries,
+        problems=problems,
+        total=total,
+        lock=holder,
+        safety_copies=copies,
+        path=journal.path,
+    )
 
 
 if __name__ == "__main__":

@@ -128,6 +128,13 @@ snapshot:
       description: Directory of the snapshot in the snapshot store.
       type: str
       sample: /var/lib/emergency-rollback/snapshots/traffic/20261123T184501.123456Z-1a2b3c
+pruned:
+  description:
+    - Ids of the older safety snapshots of the include file removed by O(keep) (in check mode, those that would be).
+  returned: always
+  type: list
+  elements: str
+  sample: [20261120T101500.000000Z-9f8e7d]
 """
 
 import ipaddress

@@ -395,18 +395,7 @@ class Pitr:
             self.refuse("%s has no postmaster.opts (was the cluster ever started with pg_ctl?)" % self.data_dir)
         stop_line, verified = self.recover(plan, new_dir, options, step, fields)
         self.swap(new_dir, pre_dir, options, step, fields)
-        verified_live = self.verify(self.pg, step, fields, where="live")
-        if verified_live is not True:
-            self.swap_back(pre_dir, options, verified_live, step, fields)
-        self.record(
-            state="restored",
-            target=self.target,
-            live_ino=os.stat(self.data_dir).st_ino,
-            pre_dir=pre_dir,
-            backup=plan["backup"]["label"],
-            options=options,
-            restored_at=_pg.iso(time.time()),
-        )
+        self.go_live(pre_dir, options, plan["backup"]["label"], step, fields)
         self.result.update(recovery_stop=stop_line, verified=verified, timings=self.timings)
         step.exit(
             True,
@@ -435,6 +424,18 @@ class Pitr:
                 journal_fields=fields,
                 **self.result,
             )
+        self.go_live(pre_dir, options, rec.get("backup"), step, fields)
+        step.exit(
+            True,
+            message="finished the swap an interrupted run made: %s is at %s %s; the previous data directory is kept "
+            "as %s" % (self.data_dir, self.target["type"], self.target["value"], pre_dir),
+            journal_fields=dict(fields, pre_dir=pre_dir),
+            verified=self.checked,
+            **self.result,
+        )
+
+    def go_live(self, pre_dir, options, backup, step, fields):
+        """The recovered cluster is live: verify it, swap the pre-PITR one back on failure, record it restored."""
         verified = self.verify(self.pg, step, fields, where="live")
         if verified is not True:
             self.swap_back(pre_dir, options, verified, step, fields)
@@ -443,17 +444,9 @@ class Pitr:
             target=self.target,
             live_ino=os.stat(self.data_dir).st_ino,
             pre_dir=pre_dir,
-            backup=rec.get("backup"),
+            backup=backup,
             options=options,
             restored_at=_pg.iso(time.time()),
-        )
-        step.exit(
-            True,
-            message="finished the swap an interrupted run made: %s is at %s %s; the previous data directory is kept "
-            "as %s" % (self.data_dir, self.target["type"], self.target["value"], pre_dir),
-            journal_fields=dict(fields, pre_dir=pre_dir),
-            verified=self.checked,
-            **self.result,
         )
 
     def plan(self):

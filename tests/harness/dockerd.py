@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 
 import pytest
 
@@ -31,7 +32,25 @@ class Dockerd:
         self.sock = os.path.join(self.dir, "docker.sock")
         self.host = "unix://" + self.sock
         self.log = os.path.join(self.dir, "dockerd.log")
+        # containerd accepts only [A-Za-z0-9]+ runs joined by single . _ or -: mkdtemp's suffix may
+        # start or end with "_" (about 6% of names), and then every container start is refused.
+        self.namespace = "rb-dockerd-" + uuid.uuid4().hex[:12]
         self.proc = None
+
+    def argv(self):
+        return [
+            "/usr/sbin/dockerd",
+            "--host=" + self.host,
+            "--data-root=" + os.path.join(self.dir, "data"),
+            "--exec-root=" + os.path.join(self.dir, "exec"),
+            "--pidfile=" + os.path.join(self.dir, "dockerd.pid"),
+            "--containerd-namespace=" + self.namespace,
+            "--containerd-plugins-namespace=" + self.namespace + "-plugins",
+            "--iptables=false",
+            "--ip6tables=false",
+            "--ip-forward=false",
+            "--bridge=none",
+        ]
 
     def start(self, timeout=60):
         missing = [path for path in NEEDED if not os.path.exists(path)]
@@ -39,22 +58,8 @@ class Dockerd:
             raise FileNotFoundError("missing %s: make deps installs docker.io and docker-compose" % ", ".join(missing))
         if os.geteuid() != 0:
             raise DockerdUnavailable("dockerd needs root")
-        tag = os.path.basename(self.dir)
-        argv = [
-            "/usr/sbin/dockerd",
-            "--host=" + self.host,
-            "--data-root=" + os.path.join(self.dir, "data"),
-            "--exec-root=" + os.path.join(self.dir, "exec"),
-            "--pidfile=" + os.path.join(self.dir, "dockerd.pid"),
-            "--containerd-namespace=" + tag,
-            "--containerd-plugins-namespace=" + tag + "-plugins",
-            "--iptables=false",
-            "--ip6tables=false",
-            "--ip-forward=false",
-            "--bridge=none",
-        ]
         with open(self.log, "wb") as log:
-            self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(self.argv(), stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

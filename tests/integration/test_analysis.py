@@ -166,3 +166,28 @@ def test_bad_input_fails_in_one_line_and_measures_nothing(task, state_dir, metri
     assert event == "runner_on_failed" and message in res["msg"] and "\n" not in res["msg"]
     assert not (state_dir / "journal.jsonl").exists()
     assert time.monotonic() - started < 60
+
+
+def test_credentials_in_a_metric_url_reach_neither_the_result_nor_the_decision_journal(task, state_dir):
+    """rollback_complete journals the analysis' metrics in its decision entry: no credential may ride along."""
+    url = "http://reader:s3cr3t-pw@127.0.0.1:9/metrics.json?api_key=k3y-123&window=5m"
+    metric = {"name": "errors", "url": url, "json_path": "rate", "consecutive_error_limit": 0, **GATE}
+    args = {"metrics": [metric], "interval": "0.1s", "count": 1, "state_dir": str(state_dir)}
+    _event, res, _run = task("emergency.rollback.analysis", args)
+    assert res["phase"] == "Error"
+    message = res["metrics"][0]["measurements"][0]["message"]
+    assert message.startswith("GET http://********@127.0.0.1:9/metrics.json failed"), message
+    decision = {
+        "component": "rollback",
+        "action": "decision",
+        "result": "ok",
+        "to": res["phase"],
+        "details": {"analysis_metrics": res["metrics"], "source": url},
+        "state_dir": str(state_dir),
+    }
+    _event, recorded, _run = task("emergency.rollback.journal_record", decision)
+    assert not recorded.get("failed"), recorded
+    journal = (state_dir / "journal.jsonl").read_text()
+    assert "decision" in journal and "window=5m" in journal
+    measured = json.dumps(res["metrics"])
+    assert not [secret for secret in ("s3cr3t-pw", "k3y-123") if secret in journal + measured]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+import shutil
 import subprocess
 
 import pytest
 
 from tests.harness import services
+from tests.harness.dockerd import Dockerd
 
 pytestmark = pytest.mark.integration
 
@@ -51,3 +54,19 @@ def test_free_port_is_free():
     port = services.free_port()
     out = subprocess.run(["ss", "-ltn"], capture_output=True, text=True, check=False).stdout
     assert ":%d " % port not in out
+
+
+def test_private_dockerd_namespaces_are_ones_containerd_accepts():
+    """containerd refuses every container start in a namespace outside this pattern (identifiers.Validate).
+
+    Names derived from mkdtemp's suffix broke about one dockerd in 17 in make test.
+    """
+    valid = re.compile(r"^[A-Za-z0-9]+(?:[._-](?:[A-Za-z0-9]+))*$")
+    engines = [Dockerd() for _ in range(200)]
+    try:
+        flags = [arg.split("=", 1)[1] for e in engines for arg in e.argv() if arg.startswith("--containerd")]
+    finally:
+        for engine in engines:
+            shutil.rmtree(engine.dir)
+    assert len(flags) == 400
+    assert [name for name in flags if not valid.match(name)] == []

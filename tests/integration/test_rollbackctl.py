@@ -345,3 +345,44 @@ def test_limit_name_without_host_is_not_matched(service, sandbox):
     out = ctl(tmp_path, *args, "-e", "rollback_health_urls=[%s/health] rollback_health_consecutive=1" % service)
     assert out.returncode == 1, out.stdout + out.stderr
     assert "ghost => not matched" in out.stdout and "h1 => verified" in out.stdout
+
+
+def test_status_lists_safety_copies_apart(tmp_path):
+    """The data directories and databases kept to undo a rollback are shown in their own section."""
+    state = tmp_path / "state"
+    (state / "database").mkdir(parents=True)
+    data_dir = tmp_path / "pg" / "main"
+    for name in ("main", "main.pre_pitr-20261123T184501Z", "main.reverted_pitr-20261124T090000Z"):
+        (tmp_path / "pg" / name).mkdir(parents=True)
+    (state / "database" / "pitr-localhost_5432.json").write_text(
+        json.dumps({"state": "restored", "pre_dir": "%s.pre_pitr-20261123T184501Z" % data_dir, "restore_points": []})
+    )
+    (state / "database" / "restore-localhost_5432_shop.json").write_text(
+        json.dumps({"state": "restored", "pre_rollback_db": "shop_pre_rollback_20261123184512", "restored_at": "T1"})
+    )
+    dump = state / "snapshots" / "database" / "safety-1"
+    dump.mkdir(parents=True)
+    meta = {"id": "safety-1", "source": "postgresql:shop", "created": "T0", "metadata": {"kind": "pre-restore"}}
+    (dump / "meta.json").write_text(json.dumps(meta))
+    (state / "snapshots" / "database" / "snap-1").mkdir()
+    (state / "snapshots" / "database" / "snap-1" / "meta.json").write_text(
+        json.dumps(dict(meta, id="snap-1", metadata={"kind": "snapshot"}))
+    )
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(
+        "all:\n  hosts:\n    db1:\n      ansible_connection: local\n      ansible_python_interpreter: %s\n"
+        "  vars:\n    rollback_state_dir: %s\n" % (sys.executable, state)
+    )
+    out = ctl(tmp_path, "status", "-i", str(inventory), "--json")
+    assert out.returncode == 0, out.stdout + out.stderr
+    copies = [(c["kind"], c["name"]) for c in json.loads(out.stdout)["db1"]["safety_copies"]]
+    assert copies == [
+        ("pre_pitr data directory", "%s.pre_pitr-20261123T184501Z" % data_dir),
+        ("reverted_pitr data directory", "%s.reverted_pitr-20261124T090000Z" % data_dir),
+        ("pre-restore database", "shop_pre_rollback_20261123184512"),
+        ("pre-restore dump", "safety-1"),
+    ]
+    text = ctl(tmp_path, "status", "-i", str(inventory)).stdout
+    section = text.split("safety copies", 1)[1].split("journal:", 1)[0]
+    assert "main.pre_pitr-20261123T184501Z" in section and "shop_pre_rollback_20261123184512 (of" in section
+    assert "safety-1" in section and "snap-1" not in text

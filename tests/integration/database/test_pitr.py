@@ -253,3 +253,57 @@ def test_role_pitr_strategy_and_setup_playbook(cluster, playbook, task, state_di
     assert db.counts() == good and len(cluster.kept_dirs("pre_pitr")) == 1
     verdict = [e for e in journal(state_dir) if e["action"] == "verify"][-1]
     assert verdict["result"] == "ok" and "point-in-time recovery to name before-deploy-7" in verdict["message"]
+
+
+def test_snapshot_playbook_takes_a_restore_point_the_pitr_strategy_recovers_to(cluster, playbook, state_dir):
+    """With pgBackRest the recovery point is also a PITR restore point of the same name."""
+    db = new_database(cluster.server, users=20, orders=50)
+    role_vars = {
+        "rollback_hosts": "all",
+        "rollback_state_dir": str(state_dir),
+        "database_state_dir": str(state_dir),
+        "database_name": db.name,
+        "database_login_host": cluster.server.host,
+        "database_login_port": cluster.server.port,
+        "database_login_user": cluster.server.user,
+        "database_login_password": cluster.server.password,
+        "database_login_unix_socket": str(cluster.server.socket_dir),
+        "database_bin_dir": str(cluster.server.bin_dir),
+        "database_pitr_data_dir": str(cluster.server.data),
+        "database_pitr_config": str(cluster.config),
+        "database_pitr_repo_path": str(cluster.repo),
+    }
+    run = playbook(str(REPO / "playbooks" / "pitr_setup.yml"), extravars=role_vars)
+    assert run.rc == 0, run.stdout[-3000:]
+    point = "rp-20261126T120000Z"
+    snapshot = dict(
+        role_vars,
+        rollback_components=["database"],
+        rollback_group_database="all",
+        snapshot_recovery_point=point,
+    )
+    run = playbook(str(REPO / "playbooks" / "snapshot.yml"), extravars=snapshot)
+    assert run.rc == 0, run.stdout[-3000:]
+    created = run.task_results("Create the PITR restore point of the recovery point")
+    assert [r["res"]["changed"] for r in created] == [True]
+    lsn = created[0]["res"]["target_lsn"]
+    assert "PITR restore point %s on localhost at LSN %s" % (point, lsn) in run.stdout
+    manifest = json.loads((state_dir / "recovery_points" / ("%s.json" % point)).read_text())
+    assert manifest["parts"]["database"]["restore_point"] == {"name": point, "lsn": lsn}
+    # the same recovery point again: the restore point exists, nothing new
+    again = playbook(str(REPO / "playbooks" / "snapshot.yml"), extravars=snapshot)
+    assert again.rc == 0, again.stdout[-3000:]
+    assert [r["res"]["changed"] for r in again.task_results("Create the PITR restore point of the recovery point")] == [
+        False
+    ]
+
+    good = db.counts()
+    db.execute("DELETE FROM billing.invoices")
+    run = playbook(
+        str(REPO / "playbooks" / "rollback_database.yml"),
+        extravars=dict(
+            role_vars, rollback_run_id="rb-pitr-rp", database_strategy="pitr", database_pitr_target_name=point
+        ),
+    )
+    assert run.rc == 0, run.stdout[-3000:]
+    assert db.counts() == good

@@ -12,6 +12,7 @@ from ansible_collections.emergency.rollback.plugins.module_utils._journal import
     JournalError,
     make_entry,
     redact,
+    redact_url,
 )
 
 
@@ -99,3 +100,36 @@ def test_concurrent_appends_never_interleave(tmp_path):
     entries, problems = journal.read()
     assert problems == []
     assert len(entries) == 200
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://reader:s3cr3t@m.example/q", "https://%s@m.example/q" % MASK),
+        ("https://t0ken@m.example", "https://%s@m.example" % MASK),
+        (
+            "http://m.example/api?query=up&api_key=K3Y&access_token=T0K&window=5m",
+            "http://m.example/api?query=up&api_key=%s&access_token=%s&window=5m" % (MASK, MASK),
+        ),
+        ("http://m.example/a@b?sig=&x", "http://m.example/a@b?sig=&x"),
+        ("http://127.0.0.1:9/api/v1/query", "http://127.0.0.1:9/api/v1/query"),
+    ],
+)
+def test_redact_url(url, expected):
+    assert redact_url(url) == expected
+
+
+def test_append_masks_credentials_in_urls_anywhere_in_the_entry(tmp_path):
+    """A metric URL carrying credentials never reaches the journal, wherever the entry quotes it."""
+    path = tmp_path / "journal.jsonl"
+    metrics = [{"name": "errors", "message": "GET https://reader:s3cr3t@m.example/q?api_key=K3Y&window=5m failed"}]
+    Journal(str(path)).append(
+        make_entry("rollback", "decision", "ok", to="http://m.example/x?token=T0K", analysis_metrics=metrics)
+    )
+    text = path.read_text()
+    assert not [secret for secret in ("s3cr3t", "K3Y", "T0K") if secret in text]
+    entry = json.loads(text)
+    assert entry["details"]["analysis_metrics"][0]["message"] == (
+        "GET https://%s@m.example/q?api_key=%s&window=5m failed" % (MASK, MASK)
+    )
+    assert entry["to"] == "http://m.example/x?token=%s" % MASK

@@ -112,3 +112,37 @@ def test_missing_directory_is_refused(tmp_path):
         traffic_weights, weights_args(tmp_path, {"blue": 1, "green": 1}, path=str(tmp_path / "no/u.conf"))
     )
     assert not ok and res["msg"] == "directory of %s does not exist; nothing was changed" % (tmp_path / "no/u.conf")
+
+
+def test_safety_snapshots_are_kept_per_file_up_to_keep(tmp_path):
+    """A gradual restore takes one snapshot per step: the oldest of that file go beyond keep, nothing else."""
+    store = tmp_path / "state" / "snapshots" / "traffic"
+    on = {"path": str(tmp_path / "m.conf"), "test_command": ["true"], "reload_command": ["true"]}
+    ok, page = modules.run(maintenance, dict(on, state="disabled", state_dir=str(tmp_path / "state")))
+    ok, page = modules.run(maintenance, dict(on, state="enabled", state_dir=str(tmp_path / "state")))
+    assert ok and page["snapshot"] and page["pruned"] == []
+    taken = []
+    for step in (25, 50, 75, 100, 25, 50):
+        ok, res = modules.run(traffic_weights, weights_args(tmp_path, {"blue": step, "green": 100 - step}, keep=3))
+        assert ok and res["changed"], res
+        if res["snapshot"]:
+            taken.append(res["snapshot"]["id"])
+    assert len(taken) == 5 and res["pruned"] == [taken[1]]
+    upstream = sorted(p.name for p in store.iterdir() if p.name != page["snapshot"]["id"])
+    assert upstream == sorted(taken[2:])
+    # the maintenance include's snapshot is another file's: not counted, not removed
+    assert (store / page["snapshot"]["id"]).is_dir()
+
+    # check mode says what the next change would remove and removes nothing
+    args = weights_args(tmp_path, {"blue": 0, "green": 100}, keep=3)
+    ok, plan = modules.run(traffic_weights, args, check_mode=True)
+    assert ok and plan["changed"] and plan["pruned"] == [taken[2]] and (store / taken[2]).is_dir()
+    # keep 0 keeps all
+    ok, res = modules.run(traffic_weights, dict(args, keep=0))
+    assert ok and res["pruned"] == [] and len(list(store.iterdir())) == 5
+
+
+def test_negative_keep_is_refused(tmp_path):
+    ok, res = modules.run(traffic_weights, weights_args(tmp_path, {"blue": 1, "green": 1}, keep=-1))
+    assert not ok and res["msg"] == "keep must be 0 (keep all) or more; nothing was changed"
+    assert not (tmp_path / "upstream.conf").exists()
