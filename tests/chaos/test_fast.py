@@ -86,3 +86,13 @@ def test_controller_killed_after_the_certificate_swap(box):
     assert_outcome(out)
     # the dead run's lock was taken over at once by the re-run, which converged
     assert out.states["fault"]["database"] == "target" and out.states["fault"]["app"] == "target"
+
+
+def test_seed_fixed_plan_whole_stack_revert_leaves_the_release_usable(box):
+    """Found by PLAN above (the fixed plan, not a drawn seed): the module kill in the webhooks phase
+    made the whole-stack revert switch the app back and mark r1 bad, so every re-run was refused
+    ("release: refusing r1: it is marked bad") and never converged. Two components keep it short."""
+    out = box.trial([Fault("webhooks", 20, "module_kill")], rollback_components=["app", "webhooks"])
+    assert out.applied == [0] and out.rc != 0
+    assert out.states["fault"]["app"] == "before"  # reverted with the stack
+    assert_outcome(out)
