@@ -4,8 +4,9 @@ tests/chaos/chaos.py). The long tier is `make chaos SEED=... RUNS=...` (tests/ch
 
 A faulted run can carry one fault per phase (a fault lasts until its phase ends): the first test
 puts one in every phase (see PLAN), the second kills the controller after the certificate swap
-(the lock left to a dead run, the maintenance page left on). Measured cost: see the commit that
-added this file.
+(the lock left to a dead run, the maintenance page left on). Measured: the three tests took
+20m03s wall (612s, 339s, 221s) and 4m06s CPU (user + sys of the process tree) at load average
+25-32 on the shared 2-core machine; the first alone took 184s at load average 9.
 """
 
 from __future__ import annotations
