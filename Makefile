@@ -10,13 +10,14 @@ PYTEST_ARGS ?=
 PYTEST_WORKERS ?= 2
 PYTEST_PARALLEL := $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfile)
 
-.PHONY: help deps venv collection lint sanity test test-fast test-unit test-integration molecule test-matrix demo bench build clean surveys ee
+.PHONY: help deps venv collection lint sanity test test-fast test-unit test-integration molecule test-matrix demo bench build clean surveys ee chaos
 
 help:
 	@echo "make demo   - a complete rollback drill against a local sandbox (sets everything up)"
 	@echo "make test   - lint + sanity + the whole test suite (sets everything up)"
 	@echo "make test-fast - lint + unit + integration, without Molecule"
 	@echo "make molecule  - every Molecule scenario but generations against podman systemd containers (root)"
+	@echo "make chaos SEED=1 RUNS=5 - faults in every phase of rollback_complete, invariants checked (root)"
 	@echo "make test-matrix - the generations scenario: Debian 11, 12 and 13 hosts with stock packages (root)"
 	@echo "make lint   - ruff, yamllint, ansible-lint (production), ansible-test sanity"
 	@echo "make bench  - benchmarks, printed as ratios against a baseline run alongside"
@@ -72,6 +73,14 @@ test-fast: deps venv collection lint
 # Molecule first, so the suite's own summary is the last thing printed.
 test: deps venv collection lint molecule
 	$(BIN)/pytest $(PYTEST_PARALLEL) --durations=15 $(PYTEST_ARGS)
+
+# The long chaos run on the localhost sandbox (root: its state dir is a tmpfs); the fast tier is
+# tests/chaos/test_fast.py in make test. The same SEED draws the same faults.
+SEED ?= 1
+RUNS ?= 5
+UNTIL ?=
+chaos: deps venv collection
+	$(BIN)/python tests/chaos/run.py --seed $(SEED) --runs $(RUNS) $(if $(UNTIL),--until $(UNTIL))
 
 demo: deps venv collection
 	$(BIN)/python demo/drill.py
