@@ -24,6 +24,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -367,6 +368,15 @@ class ChaosBox:
         if not now["maintenance"]:
             (in_flight if killed and not final else violations).append("maintenance page left on")
         violations += self.snapshot_problems() + self.journal_problems()
+        if "the stack was reverted to its pre-rollback state" in run.stdout:
+            # the verdict must be true of every component, not only of those whose undo ran
+            # except what it names as not undoable (a flushed cache)
+            kept = {"cache"} if re.search(r"cannot be undone \([^)]*cache on", run.stdout) else set()
+            violations += [
+                "verdict says reverted, but %s is %s" % (c, v)
+                for c, v in states.items()
+                if v != "before" and c not in kept
+            ]
         violations += self.secret_problems([("run output", run.stdout), ("runner artifacts", run.artifacts_text())])
         if final:
             if run.rc != 0:

@@ -82,6 +82,7 @@ def test_failed_verify_reverts_the_whole_stack(playbook, sandbox):  # noqa: F811
     assert run.rc != 0
     msg = run.result(VERDICT)["msg"]
     assert msg.startswith("The complete rollback failed and the stack was reverted"), msg
+    assert "except what cannot be undone (cache on localhost)" in msg, msg
     assert "verify:" in msg and "release r9" in msg
     assert "app on localhost: release r1 -> r2" in msg, msg
     assert "cache on localhost: nothing: a cache flush cannot be undone" in msg, msg
