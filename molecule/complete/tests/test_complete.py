@@ -204,7 +204,7 @@ def test_complete_rollback_across_the_fleet_under_load():
     summary = []  # runs merged across the two app hosts: (status, release served, count)
     for s, _, b, n in runs:
         key = (s, b.split()[1] if s == 200 else None)
-        if summary and summary[-1][:2] == key:
+        if summary and tuple(summary[-1][:2]) == key:
             summary[-1][2] += n
         else:
             summary.append([*key, n])
