@@ -58,12 +58,15 @@ def run_playbook(path, *extra):
     return subprocess.run(argv, capture_output=True, text=True, timeout=900, check=False, env=env)
 
 
-def verdict(stdout):
-    """The message of the complete rollback's failing verdict."""
-    after = stdout.split("TASK [Fail listing what was reverted and why]", 1)[1]
-    lines = [x for x in after.splitlines() if x.startswith("fatal: [localhost]: FAILED! => ")]
-    assert lines, "no failing verdict in:\n" + after[:3000]
-    return json.loads(lines[0].split(" => ", 1)[1])["msg"]
+def verdict(run):
+    """The message of the complete rollback's failing verdict (failed results go to stderr here:
+    Molecule's ansible.cfg sets display_failed_stderr)."""
+    for line in (run.stdout + "\n" + run.stderr).splitlines():
+        if line.startswith("fatal: [localhost]: FAILED! => "):
+            msg = json.loads(line.split(" => ", 1)[1]).get("msg", "")
+            if msg.startswith(VERDICT_START):
+                return msg
+    raise AssertionError("no failing verdict in:\n" + run.stdout[-3000:] + run.stderr[-3000:])
 
 
 def complete(run_id, *extra):
@@ -247,7 +250,7 @@ def test_failed_verify_reverts_the_whole_fleet():
     run = complete("molecule-complete-3", "-e", smoke("shop-never-served"), "-e", "rollback_smoke_attempts=1")
     assert run.returncode != 0, run.stdout[-4000:]
     assert "TASK [Fail listing what was reverted and why]" in run.stdout, run.stdout[-4000:] + run.stderr[-2000:]
-    msg = verdict(run.stdout)
+    msg = verdict(run)
     assert msg.startswith(VERDICT_START), msg
     assert "verify:" in msg and "shop-never-served" in msg, msg
     for name in APPS:
