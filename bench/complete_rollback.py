@@ -12,21 +12,34 @@ maintenance page on and off, the smoke checks, the whole-stack revert plays (no-
 in one ansible-playbook process instead of five. No soak wait is configured (the sandbox sets no
 traffic_restore_pool, so the gradual restore and its soaks are skipped): the times exclude them.
 Each phase's share comes from the runner events (a phase is a play: from its start to the next
-play's start; "startup" is ansible-playbook's start to the first play). The Molecule-fleet
-variant is left out until a `complete` Molecule scenario exists.
+play's start; "startup" is ansible-playbook's start to the first play).
+
+    python bench/complete_rollback.py --fleet [rounds] [--keep]    (default 1 round; root, podman)
+
+times the same playbook on the Molecule `complete` scenario's fleet instead (molecule/complete:
+nginx load balancer with TLS, two app hosts, a database host with PostgreSQL and Redis, podman
+systemd containers): `molecule create` once, then each round stages a fresh bad
+deploy with the scenario's converge.yml and times rollback_complete with the scenario's variables
+(the app phase one host at a time, the gradual restore in two steps without soak, a smoke check
+through the balancer). The containers are destroyed at the end unless --keep is given.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import json
+import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -49,7 +62,7 @@ PHASES = (
     ("Caches", "cache"),
     ("Provider webhooks", "webhooks"),
     ("Verify", "verify (smoke checks)"),
-    ("Traffic back", "traffic restore (skipped)"),
+    ("Traffic back", "traffic restore (no soak)"),
     ("Revert", "revert plays (no-ops)"),
     ("Maintenance page off", "maintenance off"),
     ("Announce the end", "notify end"),
@@ -134,7 +147,114 @@ def components(stack, work):
     return sum(out.values()), out
 
 
+SCENARIO = REPO / "molecule" / "complete"
+
+
+def molecule(*args):
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(REPO / "build" / "collections"), PY_COLORS="0")
+    env["PATH"] = "%s:%s" % (Path(sys.executable).parent, env.get("PATH", ""))
+    run = subprocess.run(
+        [str(Path(sys.executable).parent / "molecule"), *args, "-s", "complete"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if run.returncode != 0:
+        raise SystemExit("molecule %s failed:\n%s" % (" ".join(args), (run.stdout + run.stderr)[-3000:]))
+
+
+def fleet_inventory():
+    """The scenario's platforms as an inventory: podman connections, groups as molecule.yml has them."""
+    platforms = yaml.safe_load((SCENARIO / "molecule.yml").read_text())["platforms"]
+    hosts = {
+        p["name"]: {"ansible_connection": "podman", "ansible_python_interpreter": "/usr/bin/python3"} for p in platforms
+    }
+    groups = {}
+    for p in platforms:
+        for group in p.get("groups", []):
+            groups.setdefault(group, {"hosts": {}})["hosts"][p["name"]] = {}
+    return {"all": {"hosts": hosts, "children": groups}}
+
+
+def podman_exec(name, *argv):
+    return subprocess.run(["podman", "exec", name, *argv], capture_output=True, text=True, check=True).stdout.strip()
+
+
+def fleet_round(work, inventory, index):
+    """A fresh bad deploy, then one timed rollback_complete; (seconds, {phase: seconds})."""
+    converge = run_playbook(work, str(SCENARIO / "converge.yml"), inventory=inventory)
+    if converge.rc != 0:
+        raise SystemExit("the scenario's converge failed:\n%s" % failures(converge))
+    lb = subprocess.run(
+        ["podman", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}", "rb-complete-lb"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()[0]
+    extravars = yaml.safe_load((SCENARIO / "vars" / "rollback.yml").read_text())
+    extravars["rollback_run_id"] = "bench-fleet-%d-%d" % (os.getpid(), index)
+    extravars["rollback_smoke_checks"] = [{"url": "http://%s/health.json" % lb, "body_regex": '"version": "1.4.2"'}]
+    started = time.time()
+    with contextlib.redirect_stdout(io.StringIO()):
+        run = run_playbook(work, str(COMPLETE), inventory=inventory, extravars=extravars)
+    took = time.time() - started
+    if run.rc != 0:
+        raise SystemExit("rollback_complete failed on the fleet:\n%s" % failures(run))
+    live = {
+        name: podman_exec(name, "readlink", "-f", "/srv/shop/current")
+        for name in ("rb-complete-app1", "rb-complete-app2")
+    }
+    orders = podman_exec(
+        "rb-complete-db",
+        "runuser",
+        "-u",
+        "postgres",
+        "--",
+        "psql",
+        "-Atq",
+        "-d",
+        "shop",
+        "-c",
+        "SELECT count(*) FROM orders",
+    )
+    if set(live.values()) != {"/srv/shop/releases/" + str(extravars["app_rollback_to"])} or orders != "100":
+        raise SystemExit("the run left components behind: releases %s, orders %s" % (json.dumps(live), orders))
+    return took, phase_times(run, started)
+
+
+def fleet(rounds, keep):
+    work = Path(tempfile.mkdtemp(prefix="bench-complete-fleet-"))
+    inventory = fleet_inventory()
+    times, phases = [], []
+    try:
+        molecule("create")
+        for i in range(rounds):
+            took, detail = fleet_round(work, inventory, i)
+            times.append(took)
+            phases.append(detail)
+            print("round %d: rollback_complete on the fleet %6.1f s" % (i + 1, took), flush=True)
+    finally:
+        if not keep:
+            molecule("destroy")
+        shutil.rmtree(work, ignore_errors=True)
+    total = statistics.median(times)
+    print(
+        "\ncomplete rollback on the Molecule fleet (lb, app1, app2, db), %d round(s), median %.1f s" % (rounds, total)
+    )
+    print("  load average at the end: %s" % " ".join("%.1f" % x for x in os.getloadavg()))
+    print("\n  %-28s %8s %7s" % ("rollback_complete phase", "median s", "share"))
+    for phase in dict.fromkeys(p for run in phases for p in run):
+        median = statistics.median(run.get(phase, 0.0) for run in phases)
+        print("  %-28s %8.1f %6.0f%%" % (phase, median, 100 * median / total))
+
+
 def main():
+    if "--fleet" in sys.argv:
+        args = [a for a in sys.argv[1:] if not a.startswith("--")]
+        fleet(int(args[0]) if args else 1, "--keep" in sys.argv)
+        return
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 3
     work = Path(tempfile.mkdtemp(prefix="bench-complete-"))
     work.chmod(0o711)  # the postgres user traverses it

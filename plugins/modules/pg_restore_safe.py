@@ -100,6 +100,14 @@ options:
       - Restore even though the data-loss count found rows newer than the snapshot.
     type: bool
     default: false
+  force:
+    description:
+      - Restore even when the snapshot is recorded as live in O(database) (same checksum, oid and
+        schema). For a database changed in place since in a way those cannot tell, such as a deploy's
+        migration that an Alembic downgrade in the same rollback has just undone; the C(database) role
+        sets it when its downgrade changed the schema.
+    type: bool
+    default: false
   data_loss_tables:
     description:
       - Tables to count rows newer than the snapshot in, before anything changes.
@@ -359,6 +367,8 @@ class SafeRestore:
 
     def in_place(self, meta, live):
         rec = self.recorded
+        if self.p["force"]:
+            return False
         same = rec.get("sha256") == meta["sha256"] and rec.get("live_oid") == live["oid"]
         if rec.get("state") != "restored" or not same:
             return False
@@ -674,6 +684,7 @@ def main():
         jobs=dict(type="int", default=2),
         keep=dict(type="int", default=2),
         confirm_data_loss=dict(type="bool", default=False),
+        force=dict(type="bool", default=False),
         data_loss_tables=dict(
             type="list",
             elements="dict",

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 
 import pytest
 
@@ -162,3 +163,36 @@ def test_refusals_name_the_role_variable_the_user_sets(playbook, task, pgdb, rol
     del missing["database_name"]
     run = playbook(PLAYBOOK, extravars=missing)
     assert run.rc != 0 and "missing required arguments: database_name" in run.stdout
+
+
+def test_role_restores_again_after_a_deploy_migrated_the_restored_database(
+    playbook, task, pgdb, alembic_role_vars, state_dir
+):
+    # found by Molecule `complete`: in a second incident the downgrade first undid the new deploy's
+    # migration of the database the first rollback restored, so its oid and schema looked restored
+    # and the restore was skipped, leaving the rows the deploy deleted missing
+    def alembic(*args):
+        env = dict(os.environ, **alembic_role_vars["database_alembic_environment"])
+        app_dir = alembic_role_vars["database_alembic_app_dir"]
+        subprocess.run([alembic_role_vars["database_alembic_executable"], *args], cwd=app_dir, env=env, check=True)
+
+    def deploy(keep_orders):
+        alembic("upgrade", "head")
+        pgdb.execute("DELETE FROM orders WHERE id > %d" % keep_orders)
+
+    alembic("downgrade", "0002_email")
+    original = pgdb.counts()
+    take_snapshot(task, pgdb, state_dir)  # before the deploy
+    extravars = dict(alembic_role_vars, database_restore_snapshot="good")
+    # the second incident is on the database the first rollback restored
+    for run_id, keep in (("rb-db-1", 10), ("rb-db-2", 5)):
+        deploy(keep_orders=keep)
+        oid = pgdb.oid()
+        run = playbook(PLAYBOOK, extravars=dict(extravars, rollback_run_id=run_id))
+        assert run.rc == 0, run.stdout[-3000:]
+        assert pgdb.counts() == original and pgdb.oid() != oid, run_id
+        assert pgdb.execute("SELECT version_num FROM alembic_version") == [("0002_email",)]
+    oid = pgdb.oid()
+    again = playbook(PLAYBOOK, extravars=dict(extravars, rollback_run_id="rb-db-3"))
+    assert again.rc == 0, again.stdout[-3000:]
+    assert changed_tasks(again) == [] and pgdb.oid() == oid
