@@ -25,8 +25,11 @@ STATE = "/var/lib/emergency-rollback"
 UPSTREAM = "/etc/nginx/conf.d/emergency-rollback-upstream.conf"
 MAINTENANCE = "/etc/nginx/snippets/emergency-rollback-maintenance.conf"
 VERDICT_START = "The complete rollback failed and the stack was reverted"
+# nginx's 100 ms of old and new workers after a reload, with room for a loaded machine
+RELOAD_OVERLAP = 0.5
 
-# Runs on the load balancer; prints runs of equal answers: [status, Retry-After, body, count].
+# Runs on the load balancer; prints runs of equal answers: [status, Retry-After, body, count, first
+# and last time]. A new connection for every request, so each answer is what a new visitor gets.
 CLIENT = r"""
 import http.client, json, os, time
 runs, errors, last_error = [], 0, None
@@ -42,10 +45,12 @@ while time.monotonic() < deadline and not os.path.exists("/tmp/stop-client"):
         answer = ["error", None, repr(err)[:40]]
     finally:
         conn.close()
+    now = time.monotonic()
     if runs and runs[-1][:3] == answer:
         runs[-1][3] += 1
+        runs[-1][5] = now
     else:
-        runs.append(answer + [1])
+        runs.append(answer + [1, now, now])
     time.sleep(0.005)
 print(json.dumps({"runs": runs, "errors": errors, "last_error": last_error}))
 """
@@ -199,13 +204,19 @@ def test_complete_rollback_across_the_fleet_under_load():
     } <= verified, verified
     steps = [e for e in journal(LB, "molecule-complete-1") if e["component"] == "traffic"]
     assert steps, "the gradual restore journaled no step"
+    # the maintenance page was seen by new connections before the database phase changed anything
+    actions = [(e["action"], e["result"]) for e in steps]
+    confirmed = steps[[a for a, _ in actions].index("maintenance_on") + 1]
+    assert (confirmed["action"], confirmed["result"]) == ("verify", "ok"), actions
+    database = [e for e in journal(DB, "molecule-complete-1") if e["component"] == "database"]
+    assert database and database[0]["ts"] >= confirmed["ts"], (confirmed, database[0])
     assert no_locks()
 
     # the client loop: no 502/504, no connection error; 503 only as one maintenance window
     result = json.loads(out) if out else {"error": err}
     runs = result["runs"]
     summary = []  # runs merged across the two app hosts: (status, release served, count)
-    for s, _, b, n in runs:
+    for s, _, b, n, _, _ in runs:
         key = (s, b.split()[1] if s == 200 else None)
         if summary and tuple(summary[-1][:2]) == key:
             summary[-1][2] += n
@@ -213,16 +224,27 @@ def test_complete_rollback_across_the_fleet_under_load():
             summary.append([*key, n])
     print("fleet client loop: %s" % summary)
     assert result["errors"] == 0, result
-    assert {s for s, _, _, _ in runs} == {200, 503}, runs
-    assert {r for s, r, _, _ in runs if s == 503} == {"7"}, runs
-    statuses = [s for s, _, _, _ in runs]
+    assert {s for s, *_ in runs} == {200, 503}, runs
+    assert {r for s, r, *_ in runs if s == 503} == {"7"}, runs
+    # the bad release until the page went on, the previous one after it went off, never back again
+    releases = [b.split()[1] for s, _, b, *_ in runs if s == 200]
+    assert set(releases) == {"1.5.0", "1.4.2"}, runs
+    assert releases.index("1.4.2") > len(releases) - 1 - releases[::-1].index("1.5.0"), runs
+    statuses = [s for s, *_ in runs]
     first, last = statuses.index(503), len(statuses) - 1 - statuses[::-1].index(503)
-    assert set(statuses[first : last + 1]) == {503}, runs
-    bodies = [b for s, _, b, _ in runs if s == 200]
-    assert bodies[0].startswith("shop 1.5.0") and bodies[-1].startswith("shop 1.4.2"), runs
-    served_last = {b.split()[-1] for s, _, b, _ in runs[last + 1 :] if s == 200}
+    on, off = runs[first][4], runs[last][5]
+    # One 503 window. At its edges nginx's reload shows: the master starts the new workers and lets
+    # the old ones take new connections for another 100 ms, so a few visitors still get the side the
+    # reload is leaving (the bad release just after the page went on, the page just before it went
+    # off). Nothing changes meanwhile: the role confirms the page before the next phase (above).
+    for s, _, b, _, start, end in runs[first : last + 1]:
+        if s == 200:
+            at_on = b.startswith("shop 1.5.0") and end - on <= RELOAD_OVERLAP
+            at_off = b.startswith("shop 1.4.2") and off - start <= RELOAD_OVERLAP
+            assert at_on or at_off, runs
+    served_last = {b.split()[-1] for s, _, b, *_ in runs[last + 1 :] if s == 200}
     assert served_last == set(APPS), runs  # both app hosts back in the balancer
-    assert all(b.startswith("shop 1.4.2") for s, _, b, _ in runs[last + 1 :]), runs
+    assert all(b.startswith("shop 1.4.2") for s, _, b, *_ in runs[last + 1 :]), runs
 
 
 def test_rerun_changes_nothing():
@@ -251,7 +273,8 @@ def test_failed_verify_reverts_the_whole_fleet():
     assert run.returncode != 0, run.stdout[-4000:]
     assert "TASK [Fail listing what was reverted and why]" in run.stdout, run.stdout[-4000:] + run.stderr[-2000:]
     msg = verdict(run)
-    assert msg.startswith(VERDICT_START), msg
+    undone_but = " to its pre-rollback state, except what cannot be undone (cache on rb-complete-db)."
+    assert msg.startswith(VERDICT_START + undone_but), msg
     assert "verify:" in msg and "shop-never-served" in msg, msg
     for name in APPS:
         assert "app on %s: release %s -> %s" % (name, R2, R3) in msg, msg
@@ -259,7 +282,8 @@ def test_failed_verify_reverts_the_whole_fleet():
     assert "schema upgraded back to revision b2_coupons" in msg, msg
     assert "ssl on rb-complete-lb: the previous certificate set" in msg, msg
     assert "cache on rb-complete-db: nothing: a cache flush cannot be undone" in msg, msg
-    assert msg.index("cache on") < msg.index("ssl on") < msg.index("app on") < msg.index("database on")
+    # The verdict lists the undos host by host; on each host the newest phase comes first.
+    assert msg.index("cache on rb-complete-db") < msg.index("database on rb-complete-db"), msg
 
     # every component back at its pre-rollback state (the flushed pages cannot come back)
     after = stack()
