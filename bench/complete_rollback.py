@@ -182,9 +182,13 @@ def podman_exec(name, *argv):
     return subprocess.run(["podman", "exec", name, *argv], capture_output=True, text=True, check=True).stdout.strip()
 
 
+# systemd containers mount a tmpfs on /tmp that podman's file copy cannot see: the default remote tmp.
+FLEET_ENV = {"ANSIBLE_REMOTE_TEMP": "~/.ansible/tmp"}
+
+
 def fleet_round(work, inventory, index):
     """A fresh bad deploy, then one timed rollback_complete; (seconds, {phase: seconds})."""
-    converge = run_playbook(work, str(SCENARIO / "converge.yml"), inventory=inventory)
+    converge = run_playbook(work, str(SCENARIO / "converge.yml"), inventory=inventory, envvars=FLEET_ENV)
     if converge.rc != 0:
         raise SystemExit("the scenario's converge failed:\n%s" % failures(converge))
     lb = subprocess.run(
@@ -198,7 +202,7 @@ def fleet_round(work, inventory, index):
     extravars["rollback_smoke_checks"] = [{"url": "http://%s/health.json" % lb, "body_regex": '"version": "1.4.2"'}]
     started = time.time()
     with contextlib.redirect_stdout(io.StringIO()):
-        run = run_playbook(work, str(COMPLETE), inventory=inventory, extravars=extravars)
+        run = run_playbook(work, str(COMPLETE), inventory=inventory, extravars=extravars, envvars=FLEET_ENV)
     took = time.time() - started
     if run.rc != 0:
         raise SystemExit("rollback_complete failed on the fleet:\n%s" % failures(run))
