@@ -58,6 +58,25 @@ class PitrCluster:
             **extra,
         )
 
+    def role_vars(self, state_dir, database, **extra):
+        """The database role's variables (pitr_setup.yml, rollback_database.yml) for this cluster."""
+        server = self.server
+        return dict(
+            rollback_hosts="all",
+            database_state_dir=str(state_dir),
+            database_name=database,
+            database_login_host=server.host,
+            database_login_port=server.port,
+            database_login_user=server.user,
+            database_login_password=server.password,
+            database_login_unix_socket=str(server.socket_dir),
+            database_bin_dir=str(server.bin_dir),
+            database_pitr_data_dir=str(server.data),
+            database_pitr_config=str(self.config),
+            database_pitr_repo_path=str(self.repo),
+            **extra,
+        )
+
     def kept_dirs(self, tag):
         parent = self.server.data.parent
         return sorted(str(p) for p in parent.glob("%s.%s-*" % (self.server.data.name, tag)))

@@ -220,21 +220,7 @@ def test_sigkill_during_recovery_then_rerun(ready, cluster, task, state_dir):
 
 def test_role_pitr_strategy_and_setup_playbook(cluster, playbook, task, state_dir):
     db = new_database(cluster.server, users=20, orders=50)
-    role_vars = {
-        "rollback_hosts": "all",
-        "rollback_run_id": "rb-pitr-1",
-        "database_state_dir": str(state_dir),
-        "database_name": db.name,
-        "database_login_host": cluster.server.host,
-        "database_login_port": cluster.server.port,
-        "database_login_user": cluster.server.user,
-        "database_login_password": cluster.server.password,
-        "database_login_unix_socket": str(cluster.server.socket_dir),
-        "database_bin_dir": str(cluster.server.bin_dir),
-        "database_pitr_data_dir": str(cluster.server.data),
-        "database_pitr_config": str(cluster.config),
-        "database_pitr_repo_path": str(cluster.repo),
-    }
+    role_vars = cluster.role_vars(state_dir, db.name, rollback_run_id="rb-pitr-1")
     run = playbook(str(REPO / "playbooks" / "pitr_setup.yml"), extravars=role_vars)
     assert run.rc == 0, run.stdout[-3000:]
     task(PITR, cluster.pitr_args(state_dir, db.name, state="restore_point", target_name="before-deploy-7"))
@@ -258,21 +244,7 @@ def test_role_pitr_strategy_and_setup_playbook(cluster, playbook, task, state_di
 def test_snapshot_playbook_takes_a_restore_point_the_pitr_strategy_recovers_to(cluster, playbook, state_dir):
     """With pgBackRest the recovery point is also a PITR restore point of the same name."""
     db = new_database(cluster.server, users=20, orders=50)
-    role_vars = {
-        "rollback_hosts": "all",
-        "rollback_state_dir": str(state_dir),
-        "database_state_dir": str(state_dir),
-        "database_name": db.name,
-        "database_login_host": cluster.server.host,
-        "database_login_port": cluster.server.port,
-        "database_login_user": cluster.server.user,
-        "database_login_password": cluster.server.password,
-        "database_login_unix_socket": str(cluster.server.socket_dir),
-        "database_bin_dir": str(cluster.server.bin_dir),
-        "database_pitr_data_dir": str(cluster.server.data),
-        "database_pitr_config": str(cluster.config),
-        "database_pitr_repo_path": str(cluster.repo),
-    }
+    role_vars = cluster.role_vars(state_dir, db.name, rollback_state_dir=str(state_dir))
     run = playbook(str(REPO / "playbooks" / "pitr_setup.yml"), extravars=role_vars)
     assert run.rc == 0, run.stdout[-3000:]
     point = "rp-20261126T120000Z"
