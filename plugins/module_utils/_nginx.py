@@ -108,15 +108,10 @@ class ManagedConf:
             _atomic.write_file(self.path, before.encode("utf-8"), module=self.module)
 
     def plan_prune(self, protect=(), adding=0):
-        """Ids of this file's safety snapshots beyond keep, oldest first (`adding` about to be taken)."""
-        if not self.keep:
-            return []
-        mine = [
-            m["id"]
-            for m in self.store.list()
-            if (m.get("metadata") or {}).get("paths") == [self.path] and m["id"] not in protect
-        ]
-        return mine[: max(0, len(mine) + len(protect) + adding - self.keep)]
+        """Ids of this file's safety snapshots beyond keep, oldest first (`adding` about to be taken,
+        counted as the newest and kept)."""
+        mine = [m for m in self.store.list() if (m.get("metadata") or {}).get("paths") == [self.path]]
+        return self.store.plan_prune(self.keep, protect=tuple(protect) + (None,), among=mine + [{"id": None}] * adding)
 
     def prune(self, snapshot):
         """Drop this file's safety snapshots beyond keep, never the one just taken; returns their ids."""
