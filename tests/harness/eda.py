@@ -19,6 +19,29 @@ from tests.harness.ansible import ansible_env
 from tests.harness.services import free_port, wait_for_port
 
 VENV_BIN = Path(sys.executable).parent
+MARK = "ROLLBACK_EDA_HARNESS"
+
+
+def kill_marked(value, sig=signal.SIGKILL):
+    """Signal every process whose environment carries MARK=value; the pids signalled.
+
+    ansible-runner starts each playbook in a session of its own, so killing the rulebook's
+    process group leaves a playbook still running; the environment it inherited finds it.
+    """
+    needle = ("%s=%s" % (MARK, value)).encode()
+    hit = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open("/proc/%s/environ" % entry, "rb") as env:
+                if needle not in env.read().split(b"\0"):
+                    continue
+            os.kill(int(entry), sig)
+            hit.append(int(entry))
+        except (OSError, ValueError):
+            continue  # gone meanwhile, or not ours to read
+    return hit
 
 
 class Rulebook:
@@ -44,7 +67,7 @@ class Rulebook:
         argv = [str(binary), "-r", self.rulebook, "-i", str(self.base / "inventory.json")]
         # -vv: ansible-rulebook logs each action as it starts, before the playbook prints anything
         argv += ["--vars", str(self.base / "vars.json"), "-vv"]
-        env = dict(os.environ, **ansible_env(self.base))
+        env = dict(os.environ, **ansible_env(self.base), **{MARK: str(self.base)})
         with open(self.log, "wb") as log:
             # its own process group: the playbook runs it starts are stopped with it
             self.proc = subprocess.Popen(
@@ -91,3 +114,4 @@ class Rulebook:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
+        kill_marked(str(self.base))

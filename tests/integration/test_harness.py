@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import time
 
 import pytest
 
@@ -70,3 +71,20 @@ def test_private_dockerd_namespaces_are_ones_containerd_accepts():
             shutil.rmtree(engine.dir)
     assert len(flags) == 400
     assert [name for name in flags if not valid.match(name)] == []
+
+
+def test_eda_harness_kills_what_left_the_rulebooks_process_group(tmp_path):
+    # a playbook started by ansible-runner runs in a session of its own: a process group kill misses it
+    from tests.harness.eda import MARK, kill_marked
+
+    marked = subprocess.Popen(["sleep", "60"], env={MARK: str(tmp_path)}, start_new_session=True)
+    other = subprocess.Popen(["sleep", "60"], env={MARK: str(tmp_path / "other")}, start_new_session=True)
+    try:
+        time.sleep(0.2)  # exec done: /proc/<pid>/environ is sleep's
+        assert kill_marked(str(tmp_path)) == [marked.pid]
+        assert marked.wait(timeout=5) == -9
+        assert other.poll() is None
+    finally:
+        for proc in (marked, other):
+            proc.kill()
+            proc.wait()
