@@ -26,12 +26,12 @@ TOKEN = "eda-test-token"
 SERVICE = "eda-checkout"
 
 
-def rule(alert, service, severity):
+def rule(alert, service, severity, **labels):
     return {
         "alert": alert,
         "expr": "app_error_rate_pct > 5",
         "for": "1s",
-        "labels": {"service": service, "severity": severity},
+        "labels": {"service": service, "severity": severity, **labels},
         "annotations": {"summary": "error rate above 5%"},
     }
 
@@ -96,7 +96,7 @@ def stack(tmp_path):
     rulebook = Rulebook(tmp_path / "rulebook", "emergency.rollback.auto_rollback")
     alertmanager = Alertmanager(tmp_path / "alertmanager", config=alertmanager_config(rulebook))
     rules = [
-        rule("AppErrorRateHigh", SERVICE, "critical"),
+        rule("AppErrorRateHigh", SERVICE, "critical", host="web-eda"),  # the host the alert is about
         rule("BillingErrorRateHigh", "eda-billing", "critical"),  # a service not mapped
         rule("AppErrorRateWarn", SERVICE, "warning"),  # a severity the rulebook does not act on
         rule("SearchErrorRateHigh", "eda-search", "critical"),  # listed, but in neither map
@@ -117,21 +117,28 @@ def stack(tmp_path):
         "rollback_eda_components": {SERVICE: ["app"]},
         "rollback_eda_analysis": {SERVICE: error_rate_analysis(prometheus)},
     }
+    # A second app host the alert is not about: the alert's host label names the first, so the
+    # run is narrowed to it (and the controller) and leaves this one alone.
+    other = dict(host, app_root=str(make_layout(tmp_path / "other", ["r1", "r2"], live="r2")))
+    other["rollback_state_dir"] = str(tmp_path / "other-state")
+    variables["rollback_eda_host_label"] = "host"
     started = []
     try:
         started.append(app.start())
-        inventory = {"all": {"children": {"web": {"hosts": {"localhost": host}}}}}
+        # the implicit localhost (the controller's plays) takes the all group's variables
+        controller = {"rollback_state_dir": str(state_dir), "ansible_python_interpreter": sys.executable}
+        inventory = {"all": {"vars": controller, "children": {"web": {"hosts": {"web-eda": host, "web-other": other}}}}}
         started.append(rulebook.start(inventory, variables))
         started.append(alertmanager.start())
         started.append(prometheus.start())
-        yield app, prometheus, rulebook, layout, state_dir
+        yield app, prometheus, rulebook, layout, state_dir, Path(other["app_root"])
     finally:
         for service in reversed(started):
             service.stop()
 
 
 def test_firing_alert_rolls_back_once_and_journals_its_fingerprint(stack):
-    app, prometheus, rulebook, layout, state_dir = stack
+    app, prometheus, rulebook, layout, state_dir, other_layout = stack
     began = time.monotonic()
     app.values["app_error_rate_pct"] = 9.5
 
@@ -156,6 +163,8 @@ def test_firing_alert_rolls_back_once_and_journals_its_fingerprint(stack):
     rulebook.wait_until(finished, 180, "the rollback finished")  # minutes on a loaded machine
     rolled_back_s = time.monotonic() - began
     assert live_of(layout) == "r1"
+    assert live_of(other_layout) == "r2", "the run was not narrowed to the alert's instance"
+    assert "hosts web-eda,localhost" in rulebook.text()
     entries = [e for e in journal(state_dir) if e["run_id"] == run_id]
     assert [(e["from"], e["to"]) for e in entries if e["component"] == "app" and e["action"] == "release"] == [
         ("r2", "r1")

@@ -136,3 +136,35 @@ def test_authorized_without_a_token_accepts_anything():
     assert source.authorized(None, "")
     assert not source.authorized(None, "t")
     assert source.authorized("Bearer t", "t")
+
+
+def test_host_label_narrows_the_run_to_the_alerts_host_and_the_controller():
+    on_web2 = alert("aaa1")
+    on_web2["labels"]["instance"] = "web2:9100"
+    service_wide = alert("bbb2")  # no instance label: the rule's hosts apply
+    body = notification(on_web2, service_wide)
+    answers, events = exchange({"host_label": "instance"}, [("POST", "/", {}, body)])
+    assert answers == [(202, "queued 2 alerts")]
+    assert events[0]["meta"]["hosts"] == "web2,localhost"
+    assert "hosts" not in events[1]["meta"]
+    # without host_label nothing is narrowed, whatever the labels
+    _answers, events = exchange({}, [("POST", "/", {}, notification(on_web2))])
+    assert "hosts" not in events[0]["meta"]
+    _answers, events = exchange(
+        {"host_label": "instance", "controller_hosts": ["ctl", "localhost"]}, [("POST", "/", {}, notification(on_web2))]
+    )
+    assert events[0]["meta"]["hosts"] == "web2,ctl,localhost"
+
+
+@pytest.mark.parametrize(
+    "value, host",
+    [
+        ("web2:9100", "web2"),
+        ("web2", "web2"),
+        ("10.0.0.7:9100", "10.0.0.7"),
+        ("[::1]:9100", "::1"),
+        ("fe80::1", "fe80::1"),
+    ],
+)
+def test_host_of_an_instance_label(value, host):
+    assert source.host_of(value) == host

@@ -23,6 +23,10 @@ description:
   - Each event is C({"alert": <the alert as Alertmanager sent it>, "meta": {"receiver", "group_key",
     "endpoint"}}); the alert keeps Alertmanager's keys (C(status), C(labels), C(annotations),
     C(startsAt), C(endsAt), C(fingerprint), C(generatorURL)).
+  - With O(host_label), an alert that carries that label names the host to roll back: its value
+    (a C(:port) suffix dropped) goes to C(meta.hosts) with O(controller_hosts), and ansible-rulebook
+    limits the rule's C(run_playbook) to those hosts. An alert without the label (a service-wide
+    alert) is not narrowed: the rule's C(hosts) apply.
   - Request headers are not passed on, so the token never reaches a rule, a playbook or a log.
   - Answers C(202) to a notification it queued, C(401) to a wrong or missing token (nothing queued),
     C(400) to a body that is not an Alertmanager notification (nothing queued), and C(200 up) to
@@ -46,6 +50,20 @@ options:
       - When empty, any notification is accepted: listen on loopback or behind a firewall then.
     type: str
     default: ""
+  host_label:
+    description:
+      - The alert label whose value is the inventory host the alert is about, for example
+        C(instance) (C(web2:9100) names C(web2)).
+      - Empty (the default) narrows nothing.
+    type: str
+    default: ""
+  controller_hosts:
+    description:
+      - Hosts kept in a narrowed run besides the alert's host. The rollback playbooks have plays
+        on the controller (assess, verdict, report), so a limit must keep C(localhost).
+    type: list
+    elements: str
+    default: [localhost]
 """
 
 EXAMPLES = r"""
@@ -56,6 +74,7 @@ EXAMPLES = r"""
         host: 0.0.0.0
         port: 5000
         token: "{{ rollback_eda_token }}"
+        host_label: instance
   rules:
     - name: Print firing alerts
       condition: event.alert.status == "firing"
@@ -67,6 +86,7 @@ EXAMPLES = r"""
 logger = logging.getLogger("emergency.rollback.alertmanager")
 QUEUE = web.AppKey("queue", asyncio.Queue)
 TOKEN = web.AppKey("token", str)
+HOSTS = web.AppKey("hosts", tuple)
 
 
 def authorized(header: str | None, token: str) -> bool:
@@ -78,7 +98,19 @@ def authorized(header: str | None, token: str) -> bool:
     return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
 
 
-def alert_events(payload: Any, endpoint: str) -> list[dict[str, Any]]:
+def host_of(value: str) -> str:
+    """The host of an instance label: web2:9100 -> web2, [::1]:9100 -> ::1, a bare name as it is."""
+    value = value.strip()
+    if value.startswith("["):
+        return value[1:].partition("]")[0]
+    name, sep, port = value.rpartition(":")
+    # one colon and digits after it: host:port; more colons without brackets: an IPv6 address
+    return name if sep and port.isdigit() and ":" not in name else value
+
+
+def alert_events(
+    payload: Any, endpoint: str, host_label: str = "", controller_hosts: tuple[str, ...] = ("localhost",)
+) -> list[dict[str, Any]]:
     """The events of one notification; ValueError when it is not an Alertmanager notification."""
     if not isinstance(payload, dict) or not isinstance(payload.get("alerts"), list):
         raise ValueError("not an Alertmanager notification: no alerts list")
@@ -87,7 +119,11 @@ def alert_events(payload: Any, endpoint: str) -> list[dict[str, Any]]:
     for alert in payload["alerts"]:
         if not isinstance(alert, dict) or not isinstance(alert.get("labels"), dict):
             raise ValueError("not an Alertmanager notification: an alert without labels")
-        events.append({"alert": alert, "meta": dict(meta)})
+        event = {"alert": alert, "meta": dict(meta)}
+        host = host_of(str(alert["labels"].get(host_label) or "")) if host_label else ""
+        if host:
+            event["meta"]["hosts"] = ",".join(dict.fromkeys([host, *controller_hosts]))
+        events.append(event)
     return events
 
 
@@ -96,16 +132,20 @@ async def receive(request: web.Request) -> web.Response:
         logger.warning("refused a notification from %s: wrong or missing token", request.remote)
         return web.Response(status=401, text="wrong or missing token")
     try:
-        events = alert_events(await request.json(), request.match_info.get("endpoint", ""))
+        host_label, controller_hosts = request.app[HOSTS]
+        events = alert_events(
+            await request.json(), request.match_info.get("endpoint", ""), host_label, controller_hosts
+        )
     except (ValueError, json.JSONDecodeError) as err:
         return web.Response(status=400, text=str(err))
     for event in events:
         alert = event["alert"]
         logger.info(
-            "alert %s %s fingerprint %s",
+            "alert %s %s fingerprint %s%s",
             alert["labels"].get("alertname", "?"),
             alert.get("status", "?"),
             alert.get("fingerprint", "?"),
+            " hosts %s" % event["meta"]["hosts"] if "hosts" in event["meta"] else "",
         )
         await request.app[QUEUE].put(event)
     return web.Response(status=202, text="queued %d alerts" % len(events))
@@ -120,6 +160,10 @@ async def main(queue: asyncio.Queue, args: dict[str, Any]) -> None:
     app = web.Application()
     app[QUEUE] = queue
     app[TOKEN] = str(args.get("token") or "")
+    controller_hosts = args.get("controller_hosts", ["localhost"])
+    if isinstance(controller_hosts, str):
+        controller_hosts = [h for h in controller_hosts.split(",") if h.strip()]
+    app[HOSTS] = (str(args.get("host_label") or ""), tuple(str(h).strip() for h in controller_hosts))
     app.add_routes([web.get("/", status), web.post("/", receive), web.post("/{endpoint}", receive)])
     runner = web.AppRunner(app)
     await runner.setup()
