@@ -118,6 +118,26 @@ def test_cache(playbook, redis_factory, tmp_path, capsys):
     assert calls["localhost"] <= 5
 
 
+def test_cache_fleet_keeps_the_preflight_lock(playbook, redis_factory, tmp_path):
+    """A role that takes the lock first thing (not in its first module): the barrier's lock is
+    handed over as well, and every host ends with one acquire and one release."""
+    server = redis_factory()
+    local = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
+    hosts = {name: dict(local, cache_state_dir=str(tmp_path / ("state-" + name))) for name in ("cache1", "cache2")}
+    extravars = {"cache_redis_enabled": True, "cache_redis_port": server.port, "cache_redis_patterns": ["page:*"]}
+    run = playbook(
+        str(REPO / "playbooks" / "rollback_cache.yml"),
+        inventory={"all": {"children": {"cache": {"hosts": hosts}}}},
+        extravars=extravars,
+    )
+    assert run.rc == 0, run.stdout[-3000:]
+    for name in hosts:
+        journal = (tmp_path / ("state-" + name) / "journal.jsonl").read_text().splitlines()
+        steps = [e["action"] for e in map(json.loads, journal) if e["component"] == "lock"]
+        assert steps == ["acquire", "release"]
+        assert not (tmp_path / ("state-" + name) / "rollback.lock").exists()
+
+
 def test_ssl(playbook, tls_site, pki, tmp_path, capsys):  # noqa: F811
     from tests.harness.pki import NAMES
 
