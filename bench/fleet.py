@@ -15,11 +15,20 @@ Two cases:
   consecutive successes; each host's app answers 503 for a short start-up after its restart.
 
 Prints, per transport, case and fleet size: wall time, controller CPU seconds (ansible-playbook
-and the processes it waited for), CPU seconds per host, module runs per host on the targets, and
-the ratio of the largest fleet to one host.
+and the processes it waited for; of it the main process, where the strategy runs), that CPU
+spread over the machine's cores (a floor on the wall time here), CPU seconds per host, module runs
+and task results (every task a host ran or skipped, controller-only ones included: each is a
+worker fork) per host, the 1-minute load average (the machine may be shared), and the ratios of
+each fleet to one host. --profile N prints each run's N slowest tasks and the time per action.
+
+--mitogen PATH runs the same playbook under Mitogen's mitogen_linear strategy, an optional
+accelerator that is not a dependency: `pip install --target PATH mitogen` (0.3.54 supports
+ansible-core 2.19), then `--mitogen PATH`. Mitogen wraps the ssh and podman connections; one
+Python interpreter per host stays up and runs every module in it.
 
 Usage (root): python bench/fleet.py [--sizes 1,10,50] [--transports podman,ssh] [--cases bare,soak]
-                                     [--forks N] [--prove-pipelining] [--keep]
+                                     [--forks N] [--mitogen PATH] [--profile N] [--prefix NAME]
+                                     [--prove-pipelining] [--keep]
 Not a test: no limits.
 """
 
@@ -47,6 +56,7 @@ RUN apt-get update -qq \\
     % BASE
 )
 PREFIX = "rb-bench-"
+NAMING = {"prefix": PREFIX}
 LAYOUT = (
     "set -e; rm -rf /srv/shop /var/lib/emergency-rollback; "
     "for r in 20261121T090000Z 20261122T090000Z 20261123T090000Z; do "
@@ -68,7 +78,7 @@ APP = (
 )
 # Counts module runs per host (not the controller-only actions, not delegated runs).
 CALLBACK = """
-import json, os
+import json, os, resource, time
 from ansible.plugins.callback import CallbackBase
 
 CONTROLLER = {"set_fact", "assert", "fail", "debug", "meta", "include_tasks", "import_tasks",
@@ -83,9 +93,26 @@ class CallbackModule(CallbackBase):
 
     def __init__(self):
         super().__init__()
-        self.calls, self.controller = {}, 0
+        self.calls, self.controller, self.results = {}, 0, {}
+        # Wall time per task (as profile_tasks measures it: start to the next task's start).
+        self.tasks, self.current = [], None
+
+    def _close(self):
+        if self.current:
+            name, action, started = self.current
+            self.tasks.append([name, action, time.monotonic() - started])
+            self.current = None
+
+    def v2_playbook_on_task_start(self, task, is_conditional):
+        self._close()
+        self.current = (task.get_name(), task.action, time.monotonic())
+
+    def v2_playbook_on_handler_task_start(self, task):
+        self.v2_playbook_on_task_start(task, False)
 
     def _count(self, result):
+        host = result._host.get_name()
+        self.results[host] = self.results.get(host, 0) + 1
         if result._task.action.rsplit(".", 1)[-1] in CONTROLLER:
             return
         if result._task.delegate_to:
@@ -100,9 +127,24 @@ class CallbackModule(CallbackBase):
     def v2_runner_on_failed(self, result, ignore_errors=False):
         self._count(result)
 
+    def v2_runner_on_skipped(self, result):
+        host = result._host.get_name()
+        self.results[host] = self.results.get(host, 0) + 1
+
     def v2_playbook_on_stats(self, stats):
+        self._close()
         with open(os.environ["BENCH_CALLS_OUT"], "w") as out:
-            json.dump({"hosts": self.calls, "controller": self.controller}, out)
+            json.dump(
+                {
+                    "hosts": self.calls,
+                    "controller": self.controller,
+                    "tasks": self.tasks,
+                    "results": self.results,
+                    # callbacks run in ansible-playbook's main process: the strategy's own CPU
+                    "main_cpu": sum(resource.getrusage(resource.RUSAGE_SELF)[:2]),
+                },
+                out,
+            )
 """
 
 
@@ -118,7 +160,7 @@ def parallel(argvs):
 
 
 def container_names(count):
-    return ["%s%03d" % (PREFIX, i) for i in range(count)]
+    return ["%s%03d" % (NAMING["prefix"], i) for i in range(count)]
 
 
 def ensure_image():
@@ -199,7 +241,7 @@ def inventory(names, ips, transport, workdir):
     return path
 
 
-def run(names, ips, transport, case, forks, workdir, verbose=False):
+def run(names, ips, transport, case, forks, workdir, verbose=False, mitogen=None):
     inv = inventory(names, ips, transport, workdir)
     calls_out = Path(workdir) / "calls.json"
     env = dict(
@@ -217,6 +259,11 @@ def run(names, ips, transport, case, forks, workdir, verbose=False):
         BENCH_CALLS_OUT=str(calls_out),
         PATH="%s:%s" % (Path(sys.executable).parent, os.environ.get("PATH", "")),
     )
+    if mitogen:
+        # Mitogen's strategy replaces the connection's per-task fork/transfer/Python start with one
+        # interpreter per host kept running; it wraps the ssh and podman connections alike.
+        env["ANSIBLE_STRATEGY_PLUGINS"] = str(Path(mitogen) / "ansible_mitogen" / "plugins" / "strategy")
+        env["ANSIBLE_STRATEGY"] = "mitogen_linear"
     argv = ["ansible-playbook", str(REPO / "playbooks" / "rollback_app.yml"), "-i", str(inv)]
     argv += ["-e", "app_root=/srv/shop"]
     if case == "soak":
@@ -233,6 +280,7 @@ def run(names, ips, transport, case, forks, workdir, verbose=False):
     if verbose:
         argv.append("-vvv")
     reset(names)
+    load = os.getloadavg()[0]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
     out = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
@@ -246,7 +294,29 @@ def run(names, ips, transport, case, forks, workdir, verbose=False):
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     calls = json.loads(calls_out.read_text())
     per_host = sum(calls["hosts"].values()) / len(names)
-    return {"wall": took, "cpu": cpu, "calls": per_host, "controller_calls": calls["controller"], "out": out.stdout}
+    load = max(load, os.getloadavg()[0])
+    return {
+        "wall": took,
+        "cpu": cpu,
+        "calls": per_host,
+        "controller_calls": calls["controller"],
+        "task_results": sum(calls["results"].values()) / len(names),
+        "main_cpu": calls["main_cpu"],
+        "load": load,
+        "tasks": calls["tasks"],
+        "out": out.stdout,
+    }
+
+
+def print_profile(tasks, count):
+    """The slowest tasks of a run and the time spent per action, as profile_tasks would show."""
+    by_action = {}
+    for _name, action, took in tasks:
+        by_action[action] = by_action.get(action, 0.0) + took
+    for name, action, took in sorted(tasks, key=lambda t: -t[2])[:count]:
+        print("      %6.2fs  %-32s %s" % (took, action.rsplit(".", 1)[-1], name[:70]))
+    top = sorted(by_action.items(), key=lambda kv: -kv[1])[:count]
+    print("      per action: " + ", ".join("%s %.1fs" % (a.rsplit(".", 1)[-1], t) for a, t in top))
 
 
 def main():
@@ -257,7 +327,13 @@ def main():
     parser.add_argument("--forks", type=int, default=0, help="0: one fork per host")
     parser.add_argument("--prove-pipelining", action="store_true", help="one ssh run at -vvv, grep for it")
     parser.add_argument("--keep", action="store_true", help="leave the containers running")
+    parser.add_argument("--prefix", default=PREFIX, help="container names (two benches side by side)")
+    parser.add_argument(
+        "--mitogen", metavar="PATH", help="a directory holding ansible_mitogen (pip install --target PATH mitogen)"
+    )
+    parser.add_argument("--profile", type=int, default=0, metavar="N", help="print each run's N slowest tasks")
     args = parser.parse_args()
+    NAMING["prefix"] = args.prefix
     sizes = [int(s) for s in args.sizes.split(",")]
     transports = args.transports.split(",")
     cases = args.cases.split(",")
@@ -286,18 +362,34 @@ def main():
         for transport in transports:
             for case in cases:
                 for size in sizes:
-                    res = run(container_names(size), ips, transport, case, args.forks, workdir)
+                    res = run(container_names(size), ips, transport, case, args.forks, workdir, mitogen=args.mitogen)
                     results[(transport, case, size)] = res
                     print(
                         "  %-6s %-4s %3d hosts  %6.1fs wall  %6.1f cpu-s  %.2f cpu-s/host  %.1f module runs/host"
-                        % (transport, case, size, res["wall"], res["cpu"], res["cpu"] / size, res["calls"]),
+                        "  %.0f task results/host  main process %.1f cpu-s  load %.1f"
+                        % (
+                            transport,
+                            case,
+                            size,
+                            res["wall"],
+                            res["cpu"],
+                            res["cpu"] / size,
+                            res["calls"],
+                            res["task_results"],
+                            res["main_cpu"],
+                            res["load"],
+                        ),
                         flush=True,
                     )
+                    if args.profile:
+                        print_profile(res["tasks"], args.profile)
     print()
     forks = args.forks or "one per host"
-    print("forks: %s, linear strategy, pipelining on (ssh; podman's connection has none)" % forks)
+    strategy = "mitogen_linear strategy (%s)" % args.mitogen if args.mitogen else "linear strategy"
+    print("forks: %s, %s, pipelining on (ssh; podman's connection has none)" % (forks, strategy))
     head = "%-6s %-4s %-18s" % ("conn", "case", "")
-    print(head + "".join("%10s" % ("%d hosts" % s) for s in sizes) + "   %d/%d" % (sizes[-1], sizes[0]))
+    ratios = "".join("%8s" % ("%d/%d" % (s, sizes[0])) for s in sizes[1:])
+    print(head + "".join("%10s" % ("%d hosts" % s) for s in sizes) + ratios)
     for transport in transports:
         for case in cases:
             rows = [results[(transport, case, s)] for s in sizes]
@@ -306,12 +398,19 @@ def main():
                 label
                 + " %-18s" % "wall s"
                 + "".join("%10.1f" % r["wall"] for r in rows)
-                + "   %5.2fx" % (rows[-1]["wall"] / rows[0]["wall"])
+                + "".join("%7.2fx" % (r["wall"] / rows[0]["wall"]) for r in rows[1:])
             )
             print(" " * 11 + " %-18s" % "controller cpu s" + "".join("%10.1f" % r["cpu"] for r in rows))
+            # The controller's CPU spread over every core: no run on this machine can be faster.
+            cores = os.cpu_count() or 1
+            floor = "".join("%10.1f" % (r["cpu"] / cores) for r in rows)
+            print(" " * 11 + " %-18s" % ("cpu s / %d cores" % cores) + floor)
+            print(" " * 11 + " %-18s" % "of it main process" + "".join("%10.1f" % r["main_cpu"] for r in rows))
             per_host = [r["cpu"] / s for r, s in zip(rows, sizes, strict=True)]
             print(" " * 11 + " %-18s" % "cpu s per host" + "".join("%10.2f" % c for c in per_host))
             print(" " * 11 + " %-18s" % "module runs/host" + "".join("%10.1f" % r["calls"] for r in rows))
+            print(" " * 11 + " %-18s" % "task results/host" + "".join("%10.0f" % r["task_results"] for r in rows))
+            print(" " * 11 + " %-18s" % "load (1 min, max)" + "".join("%10.1f" % r["load"] for r in rows))
     if not args.keep:
         for name in container_names(max(sizes)):
             subprocess.run(["podman", "rm", "-f", "-t", "0", name], capture_output=True, check=False)

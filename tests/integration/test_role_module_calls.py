@@ -1,8 +1,12 @@
 """Module runs on the host for a no-op re-run of each role playbook on one host (each is a fork,
 a transfer and a Python start on the target). The count is printed; the budget keeps it from
-creeping up. A fleet adds the preflight barrier's calls (lock, preflight modules, unlock)."""
+creeping up. A fleet adds the preflight barrier's calls: its preflight modules, and with batches
+(rollback_serial) the release of the lock it took."""
 
 from __future__ import annotations
+
+import json
+import sys
 
 import pytest
 
@@ -64,6 +68,43 @@ def test_app(playbook, tmp_path, capsys):
     assert calls["localhost"] <= 3
 
 
+def test_app_fleet_keeps_the_preflight_lock(playbook, tmp_path, capsys):
+    """Two hosts, one batch: the barrier's lock is held on into the rollback play, taken and
+    released once per host; with batches it is released after the barrier and taken again."""
+    hosts = {}
+    for name in ("web1", "web2"):
+        root = make_layout(tmp_path / name, ["r1", "r2", "r3"], live="r3")
+        hosts[name] = {
+            "ansible_connection": "local",
+            "ansible_python_interpreter": sys.executable,
+            "app_root": str(root),
+            "app_state_dir": str(tmp_path / ("state-" + name)),
+        }
+    inventory = {"all": {"children": {"web": {"hosts": hosts}}}}
+
+    def lock_steps(name):
+        journal = tmp_path / ("state-" + name) / "journal.jsonl"
+        entries = [json.loads(line) for line in journal.read_text().splitlines()]
+        return [e["action"] for e in entries if e["component"] == "lock"]
+
+    run = playbook(str(REPO / "playbooks" / "rollback_app.yml"), inventory=inventory)
+    assert run.rc == 0, run.stdout[-3000:]
+    calls = module_calls(run)
+    with capsys.disabled():
+        print("\nmodule calls per host, app on two hosts in one batch: %s" % calls)
+    for name in hosts:
+        assert lock_steps(name) == ["acquire", "release"]
+        assert not (tmp_path / ("state-" + name) / "rollback.lock").exists()
+        # the barrier's read, then lock + read, switch, verdict + unlock minus the second lock take
+        assert calls[name] <= 4
+
+    run = playbook(str(REPO / "playbooks" / "rollback_app.yml"), inventory=inventory, extravars={"rollback_serial": 1})
+    assert run.rc == 0, run.stdout[-3000:]
+    for name in hosts:
+        assert lock_steps(name) == ["acquire", "release"] * 3
+        assert not (tmp_path / ("state-" + name) / "rollback.lock").exists()
+
+
 def test_cache(playbook, redis_factory, tmp_path, capsys):
     server = redis_factory()
     extravars = {
@@ -75,6 +116,26 @@ def test_cache(playbook, redis_factory, tmp_path, capsys):
     }
     calls = rerun_calls(playbook, "rollback_cache.yml", capsys, "cache", extravars=extravars)
     assert calls["localhost"] <= 5
+
+
+def test_cache_fleet_keeps_the_preflight_lock(playbook, redis_factory, tmp_path):
+    """A role that takes the lock first thing (not in its first module): the barrier's lock is
+    handed over as well, and every host ends with one acquire and one release."""
+    server = redis_factory()
+    local = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
+    hosts = {name: dict(local, cache_state_dir=str(tmp_path / ("state-" + name))) for name in ("cache1", "cache2")}
+    extravars = {"cache_redis_enabled": True, "cache_redis_port": server.port, "cache_redis_patterns": ["page:*"]}
+    run = playbook(
+        str(REPO / "playbooks" / "rollback_cache.yml"),
+        inventory={"all": {"children": {"cache": {"hosts": hosts}}}},
+        extravars=extravars,
+    )
+    assert run.rc == 0, run.stdout[-3000:]
+    for name in hosts:
+        journal = (tmp_path / ("state-" + name) / "journal.jsonl").read_text().splitlines()
+        steps = [e["action"] for e in map(json.loads, journal) if e["component"] == "lock"]
+        assert steps == ["acquire", "release"]
+        assert not (tmp_path / ("state-" + name) / "rollback.lock").exists()
 
 
 def test_ssl(playbook, tls_site, pki, tmp_path, capsys):  # noqa: F811
