@@ -245,6 +245,11 @@ journal_entry:
   sample: {"run_id": "rb-1", "ts": "2026-11-23T18:45:00.000Z", "host": "web1", "component": "app",
            "action": "release", "from": "20261123181500", "to": "20261120093000", "snapshot": null,
            "duration_s": 0.004, "result": "changed", "message": "20261123181500 -> 20261120093000"}
+phase:
+  description: The phase of the run the task failed in, C(preflight) (lock, read, resolve) or C(rollback) (the switch).
+  returned: on failure, when O(verdict) is given
+  type: str
+  sample: preflight
 atomic_exchange:
   description: Whether the directories were exchanged with one C(renameat2(RENAME_EXCHANGE)) (directory strategy).
   returned: when a directory was restored
@@ -370,9 +375,20 @@ def apply_switch(module, step, layout, plan):
 class Run:
     """The run around the switch when O(lock) / O(verdict) make this task a whole run: phase clock, lock."""
 
+    PHASES = ("preflight", "rollback")
+
     def __init__(self, module):
         self.module = module
         self.marks = [time.monotonic()]
+        if module.params["verdict"] is not None:
+            # a whole run: a failure says which phase of it failed
+            fail_json = module.fail_json
+
+            def fail_in_phase(*args, **kwargs):
+                kwargs.setdefault("phase", self.PHASES[min(len(self.marks), 2) - 1])
+                fail_json(*args, **kwargs)
+
+            module.fail_json = fail_in_phase
         self.lock = take_first(module, "release")[1] if module.params["lock"] is not None else None
 
     def mark(self):

@@ -136,3 +136,9 @@ def test_release_whole_run_options_are_for_the_symlink_layout(tmp_path):
     assert not ok and "mutually exclusive" in res["msg"]
     ok, res = run(release, {"root": str(tmp_path), "verdict": {"component": "app", "action": "verify"}})
     assert not ok and "run_id" in res["msg"]
+
+
+def test_release_as_a_whole_run_says_the_phase_it_failed_in(tmp_path):
+    root = make_layout(tmp_path / "app", ["r1", "r2", "r3"], live="r3")
+    ok, res = run(release, dict(WHOLE_RUN, root=str(root), state_dir=str(tmp_path / "s"), to="r9"))
+    assert not ok and res["phase"] == "preflight"
