@@ -21,6 +21,7 @@ import datetime
 import errno
 import json
 import os
+import pwd
 import socket
 import time
 import uuid
@@ -286,4 +287,56 @@ def release_for_module(module, run_id, force=False):
         module.fail_json(msg="lock: cannot release %s: %s" % (lock.path, err), **result)
     step.record("changed" if changed else "ok", message="lock released", from_=holder.get("run_id"))
     result.update(holder=None, journal_entry=step.entry, duration_s=round(step.elapsed(), 3))
+    return changed, result
+
+
+def lock_argument_spec():
+    """The lock option of the modules that take the host lock as their first step (doc fragment _run_lock.lock)."""
+    return dict(
+        type="dict",
+        options=dict(
+            owner=dict(type="str"),
+            pid=dict(type="int"),
+            machine=dict(type="str"),
+            ttl=dict(type="int", default=3600),
+        ),
+    )
+
+
+def take_first(module, name):
+    """Take the host lock module.params['lock'] asks for, as the module's first step.
+
+    Returns (changed, lock) as take_for_module does. Until the module exits, a failure of the
+    module gives back the lock this process took first: nothing stays held by a run that stops
+    there (the journal shows the release).
+    """
+    p = module.params
+    options = p["lock"]
+    if options["ttl"] < 0:
+        module.fail_json(msg="%s: lock.ttl must be 0 or more seconds" % name)
+    owner = options["owner"] or pwd.getpwuid(os.geteuid()).pw_name
+    changed, lock = take_for_module(module, p["run_id"], owner, options["pid"], options["machine"], options["ttl"])
+    if changed and not module.check_mode:
+        fail_json = module.fail_json
+
+        def give_back_then_fail(*args, **kwargs):
+            module.fail_json = fail_json
+            release_for_module(module, p["run_id"])
+            fail_json(*args, **kwargs)
+
+        module.fail_json = give_back_then_fail
+    return changed, lock
+
+
+def verdict_then_release(module, verdict, force=False):
+    """Journal the run's verdict (entry_argument_spec options), then release the lock of the run.
+
+    Returns (changed, lock result with journal_entry set to the verdict): the lock module's
+    state=absent with verdict, shared by the modules that end a run.
+    """
+    from ansible_collections.emergency.rollback.plugins.module_utils._common import record_entry
+
+    entry = record_entry(module, verdict)
+    changed, result = release_for_module(module, module.params["run_id"], force)
+    result["journal_entry"] = entry
     return changed, result

@@ -22,10 +22,12 @@ description:
   - The C(emergency.rollback.run_context) lookup gives O(run_id), O(pid), O(machine) and O(owner)
     for plain C(ansible-playbook) runs.
   - Taking a lock the same O(run_id) already holds changes nothing.
+  - O(verdict) goes with O(state=absent) only.
 author:
   - emergency.rollback maintainers (@emergency-rollback)
 extends_documentation_fragment:
   - emergency.rollback._common
+  - emergency.rollback._run_lock.verdict
 attributes:
   check_mode:
     support: full
@@ -70,46 +72,6 @@ options:
       - With O(state=absent), release a lock held by another run.
     type: bool
     default: false
-  verdict:
-    description:
-      - With O(state=absent), first journal this entry (the run's verdict), then release the lock;
-        the same two journal lines as M(emergency.rollback.journal_record) followed by this module,
-        in one module run on the host. Returned as RV(journal_entry).
-      - Only with O(state=absent).
-    type: dict
-    suboptions:
-      component:
-        description: Component the entry belongs to (C(app), C(database), ...).
-        type: str
-        required: true
-      action:
-        description: What was done (C(verify) for a role's verdict).
-        type: str
-        required: true
-      result:
-        description: How it ended, as in M(emergency.rollback.journal_record).
-        type: str
-        choices: [ok, changed, failed, reverted, skipped, not_verified]
-        default: ok
-      from:
-        description: State before the step.
-        type: str
-        aliases: [from_]
-      to:
-        description: State after the step.
-        type: str
-      snapshot:
-        description: Snapshot the step kept, if any.
-        type: str
-      duration_s:
-        description: How long the step took, in seconds.
-        type: float
-      summary:
-        description: One line for the person reading the report (the entry's C(message)).
-        type: str
-      details:
-        description: Extra fields kept with the entry.
-        type: dict
 """
 
 EXAMPLES = r"""
@@ -180,12 +142,12 @@ import pwd
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.emergency.rollback.plugins.module_utils._common import (
-    entry_argument_spec,
-    record_entry,
-    with_common,
+from ansible_collections.emergency.rollback.plugins.module_utils._common import entry_argument_spec, with_common
+from ansible_collections.emergency.rollback.plugins.module_utils._lock import (
+    release_for_module,
+    take_for_module,
+    verdict_then_release,
 )
-from ansible_collections.emergency.rollback.plugins.module_utils._lock import release_for_module, take_for_module
 
 
 def main():
@@ -214,12 +176,11 @@ def main():
     owner = p["owner"] or pwd.getpwuid(os.geteuid()).pw_name
     if p["state"] == "present":
         changed, result = take_for_module(module, p["run_id"], owner, p["pid"], p["machine"], p["ttl"])
-    else:
+    elif p["verdict"]:
         # The verdict first, so the journal reads as with journal_record then lock: one process less.
-        verdict = record_entry(module, p["verdict"]) if p["verdict"] else None
+        changed, result = verdict_then_release(module, p["verdict"], p["force"])
+    else:
         changed, result = release_for_module(module, p["run_id"], p["force"])
-        if p["verdict"]:
-            result["journal_entry"] = verdict
     if result.get("journal_entry") is None:
         result.pop("journal_entry", None)
     module.exit_json(changed=changed, **result)

@@ -31,10 +31,23 @@ description:
     C(renameat2(RENAME_EXCHANGE)); the replaced directory is moved into the snapshot store
     (component C(app)), never copied over.
   - Already live (or the live directory already equals the backup) means no change.
+  - With O(root), a whole run of one host can be this one module run, when nothing has to happen
+    between the switch and the verdict (no restart, no health check, no hook). O(lock) takes the
+    host lock first, O(verdict) journals the run's verdict after the switch and releases the lock.
+    The journal holds the same lines, in the same order, as the lock, release and lock modules run
+    one after the other.
+  - With O(verdict), the verdict's C(duration_s) is the time the run took before this task plus this
+    task's own, and its C(details) gain C(live_before) and C(target) (the release live before, the
+    one resolved) and C(phases), the durations of the phases this one process went through,
+    C(preflight) (lock, read, resolve), C(snapshot) (nothing to keep but the live release, which the
+    history records), C(rollback) (the switch) and C(verify) (nothing is checked, the caller's
+    O(verdict.result) says so).
 author:
   - emergency.rollback maintainers (@emergency-rollback)
 extends_documentation_fragment:
   - emergency.rollback._common
+  - emergency.rollback._run_lock.lock
+  - emergency.rollback._run_lock.verdict
 attributes:
   check_mode:
     support: full
@@ -102,6 +115,7 @@ options:
   live_path:
     description:
       - Live directory to restore O(backup_path) into (directory strategy).
+      - Mutually exclusive with O(lock) and O(verdict).
     type: path
   backup_path:
     description:
@@ -131,6 +145,19 @@ EXAMPLES = r"""
     root: /srv/shop
     to: "-2"
     keep: 5
+
+- name: Lock, switch, journal the verdict and unlock in one module run on the host
+  emergency.rollback.release:
+    root: /srv/shop
+    to: previous
+    run_id: "{{ rollback_run_id }}"
+    lock:
+      owner: "{{ lookup('emergency.rollback.run_context', 'user') }}"
+    verdict:
+      component: app
+      action: verify
+      result: not_verified
+      summary: "not verified: no health URLs given"
 
 - name: Restore a deployment backup directory into the live path
   emergency.rollback.release:
@@ -203,6 +230,26 @@ backup_path:
   returned: when O(live_path) is given
   type: str
   sample: /var/backups/deployments/1.4.2
+lock:
+  description: The lock's holder after the task and the one found before it, as M(emergency.rollback.lock) returns them.
+  returned: when O(lock) or O(verdict) is given
+  type: dict
+  sample:
+    holder: null
+    previous_holder: {run_id: rb-20261123-1845, pid: 4242, machine: ops1, user: alice, since: 1795463100.5, ttl: 3600}
+    path: /var/lib/emergency-rollback/rollback.lock
+journal_entry:
+  description: The entry this task wrote last, the O(verdict) when given, otherwise the switch's own entry.
+  returned: when an entry was written (not in check mode)
+  type: dict
+  sample: {"run_id": "rb-1", "ts": "2026-11-23T18:45:00.000Z", "host": "web1", "component": "app",
+           "action": "release", "from": "20261123181500", "to": "20261120093000", "snapshot": null,
+           "duration_s": 0.004, "result": "changed", "message": "20261123181500 -> 20261120093000"}
+phase:
+  description: The phase of the run the task failed in, C(preflight) (lock, read, resolve) or C(rollback) (the switch).
+  returned: on failure, when O(verdict) is given
+  type: str
+  sample: preflight
 atomic_exchange:
   description: Whether the directories were exchanged with one C(renameat2(RENAME_EXCHANGE)) (directory strategy).
   returned: when a directory was restored
@@ -217,7 +264,12 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.emergency.rollback.plugins.module_utils import _atomic
-from ansible_collections.emergency.rollback.plugins.module_utils._common import Step, with_common
+from ansible_collections.emergency.rollback.plugins.module_utils._common import Step, entry_argument_spec, with_common
+from ansible_collections.emergency.rollback.plugins.module_utils._lock import (
+    lock_argument_spec,
+    take_first,
+    verdict_then_release,
+)
 from ansible_collections.emergency.rollback.plugins.module_utils._release import (
     RELATIVE_RE,
     Layout,
@@ -320,10 +372,73 @@ def apply_switch(module, step, layout, plan):
         )
 
 
-def run_symlink(module, step):
+class Run:
+    """The run around the switch when O(lock) / O(verdict) make this task a whole run: phase clock, lock."""
+
+    PHASES = ("preflight", "rollback")
+
+    def __init__(self, module):
+        self.module = module
+        self.marks = [time.monotonic()]
+        if module.params["verdict"] is not None:
+            # a whole run: a failure says which phase of it failed
+            fail_json = module.fail_json
+
+            def fail_in_phase(*args, **kwargs):
+                kwargs.setdefault("phase", self.PHASES[min(len(self.marks), 2) - 1])
+                fail_json(*args, **kwargs)
+
+            module.fail_json = fail_in_phase
+        self.lock = take_first(module, "release")[1] if module.params["lock"] is not None else None
+
+    def mark(self):
+        self.marks.append(time.monotonic())
+
+    def verdict(self, result):
+        """The O(verdict) entry with this process's phases, durations and what it resolved."""
+        verdict = dict(self.module.params["verdict"])
+        now = time.monotonic()
+        started, resolved = self.marks[0], self.marks[1]
+        switched = self.marks[2] if len(self.marks) > 2 else resolved
+        verdict["duration_s"] = round((verdict["duration_s"] or 0.0) + now - started, 3)
+        details = dict(verdict["details"] or {})
+        details.update(live_before=result["from"], target=result["to"])
+        details["phases"] = list(details.get("phases") or []) + [
+            {"phase": name, "duration_s": round(span, 3)}
+            for name, span in (
+                ("preflight", resolved - started),
+                ("snapshot", 0.0),
+                ("rollback", switched - resolved),
+                ("verify", now - switched),
+            )
+        ]
+        verdict["details"] = details
+        return verdict
+
+    def exit(self, step, changed, result, message=None, journal_fields=None, diff=None):
+        """Exit the switch: its entry when it changed, then with O(verdict) the verdict and the lock's release."""
+        if changed:
+            step.record("changed", message=message, **(journal_fields or {}))
+        if diff is not None:
+            result["diff"] = diff
+        result["duration_s"] = round(step.elapsed(), 3)
+        lock = self.lock
+        entry = step.entry
+        if self.module.params["verdict"] is not None:
+            _released, lock = verdict_then_release(self.module, self.verdict(result))
+            entry = lock["journal_entry"]
+        if lock is not None:
+            result["lock"] = {k: lock.get(k) for k in ("holder", "previous_holder", "path")}
+        if entry is not None:
+            result["journal_entry"] = entry
+        self.module.exit_json(changed=changed, **result)
+
+
+def run_symlink(module, step, run):
     p = module.params
     layout = Layout(p["root"])
     live, current_target, ids, bad, deploys, target = resolve_switch(module, step, layout)
+    run.mark()
     switch = target != live
     now = time.time()
     bad_after, mark, cleared = plan_marks(p, live, target, bad, now)
@@ -352,23 +467,23 @@ def run_symlink(module, step):
     if cleared:
         diff["before"] += "bad mark on %s\n" % cleared
     changed = switch or bool(pruned) or bool(cleared)
-    if not changed:
-        module.exit_json(changed=False, **result)
-    if module.check_mode:
-        module.exit_json(changed=True, diff=diff, **result)
+    if not changed or module.check_mode:
+        run.exit(step, changed, result, diff=diff if changed else None)
     plan = dict(result, mark=mark, cleared=cleared, ids=ids, deploys=deploys, now=now, new_target=new_target)
     apply_switch(module, step, layout, plan)
+    run.mark()
     parts = ["%s -> %s" % (live, target)] if switch else []
     if cleared:
         parts.append("cleared the bad mark of %s (%s)" % (cleared, p["reason"]))
     if pruned:
         parts.append("pruned %s" % ", ".join(pruned))
-    step.exit(
+    run.exit(
+        step,
         True,
+        result,
         message="; ".join(parts),
         journal_fields={"from_": live, "to": target, "marked_bad": result["marked_bad"], "pruned": len(pruned)},
         diff=diff,
-        **result,
     )
 
 
@@ -448,17 +563,22 @@ def main():
                 bad_retention_days=dict(type="int", default=7),
                 live_path=dict(type="path"),
                 backup_path=dict(type="path"),
+                lock=lock_argument_spec(),
+                verdict=dict(type="dict", options=entry_argument_spec()),
             )
         ),
-        mutually_exclusive=[("root", "live_path")],
+        mutually_exclusive=[("root", "live_path"), ("live_path", "lock"), ("live_path", "verdict")],
         required_one_of=[("root", "live_path")],
         required_together=[("live_path", "backup_path")],
+        required_by={"lock": "run_id", "verdict": "run_id"},
         supports_check_mode=True,
     )
     if module.params["keep"] < 0 or module.params["bad_retention_days"] < 0:
         module.fail_json(msg="release: keep and bad_retention_days must be 0 or more")
     if module.params["root"]:
-        run_symlink(module, Step(module, "app", "release"))
+        # The lock (when asked) before the step's clock: the release entry times the switch alone.
+        run = Run(module)
+        run_symlink(module, Step(module, "app", "release"), run)
     else:
         run_directory(module, Step(module, "app", "restore_directory"))
 

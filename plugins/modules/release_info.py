@@ -24,6 +24,7 @@ author:
   - emergency.rollback maintainers (@emergency-rollback)
 extends_documentation_fragment:
   - emergency.rollback._common
+  - emergency.rollback._run_lock.lock
 attributes:
   check_mode:
     support: full
@@ -43,28 +44,6 @@ options:
     description:
       - A target (V(previous), V(-N) or a release id) to resolve to a concrete release id, returned as RV(target).
     type: str
-  lock:
-    description:
-      - Take the host lock for O(run_id) first, exactly as M(emergency.rollback.lock) does (same
-        lock file, same journal line, fails naming the holder when another run holds it), then
-        read under it; a role's first two steps in one module run on the host.
-      - If the read fails, a lock this task took is released again.
-      - Needs O(run_id).
-    type: dict
-    suboptions:
-      owner:
-        description: Who is running the rollback. Default the effective user on the target.
-        type: str
-      pid:
-        description: Process id that lives as long as the run (see M(emergency.rollback.lock)).
-        type: int
-      machine:
-        description: Name of the machine O(lock.pid) lives on.
-        type: str
-      ttl:
-        description: Seconds after which the lock counts as stale whatever its pid. V(0) means never.
-        type: int
-        default: 3600
 seealso:
   - module: emergency.rollback.release
 """
@@ -175,13 +154,10 @@ target:
   sample: "20261120093000"
 """
 
-import os
-import pwd
-
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.emergency.rollback.plugins.module_utils._common import with_common
-from ansible_collections.emergency.rollback.plugins.module_utils._lock import release_for_module, take_for_module
+from ansible_collections.emergency.rollback.plugins.module_utils._lock import lock_argument_spec, take_first
 from ansible_collections.emergency.rollback.plugins.module_utils._release import Layout, ReleaseError
 
 
@@ -191,15 +167,7 @@ def main():
             dict(
                 root=dict(type="path", required=True),
                 resolve=dict(type="str"),
-                lock=dict(
-                    type="dict",
-                    options=dict(
-                        owner=dict(type="str"),
-                        pid=dict(type="int"),
-                        machine=dict(type="str"),
-                        ttl=dict(type="int", default=3600),
-                    ),
-                ),
+                lock=lock_argument_spec(),
             )
         ),
         required_by={"lock": "run_id"},
@@ -208,12 +176,7 @@ def main():
     p = module.params
     changed, lock = False, None
     if p["lock"] is not None:
-        if p["lock"]["ttl"] < 0:
-            module.fail_json(msg="release_info: lock.ttl must be 0 or more seconds")
-        owner = p["lock"]["owner"] or pwd.getpwuid(os.geteuid()).pw_name
-        changed, lock = take_for_module(
-            module, p["run_id"], owner, p["lock"]["pid"], p["lock"]["machine"], p["lock"]["ttl"]
-        )
+        changed, lock = take_first(module, "release_info")
     layout = Layout(p["root"])
     try:
         info = layout.info()
@@ -226,9 +189,6 @@ def main():
                 info["deploy_history"],
             )
     except (ReleaseError, OSError) as err:
-        if changed and not module.check_mode:
-            # Nothing may stay held by a run that stops here: give back what this task took.
-            release_for_module(module, p["run_id"])
         module.fail_json(msg="release_info: %s" % err)
     if lock is not None:
         info["lock"] = {k: lock.get(k) for k in ("holder", "previous_holder", "path")}

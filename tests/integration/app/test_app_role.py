@@ -19,6 +19,8 @@ pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[3]
 PLAYBOOK = str(REPO / "playbooks" / "rollback_app.yml")
 FAIL_TASK = "Fail saying what failed and what was reverted"
+# one host, symlink, nothing between the switch and the verdict: the whole run is this one task
+ONE_RUN = "Switch current back and journal the verdict of the run of app"
 JOURNAL_OK = [
     ("lock", "acquire", "changed"),
     ("app", "release", "changed"),
@@ -233,9 +235,11 @@ def test_lock_held_by_another_run_fails_and_changes_nothing(playbook, tmp_path):
         PLAYBOOK, inventory=inventory({"web1": {}}), extravars={"app_root": str(root), "app_state_dir": str(state)}
     )
     assert run.rc != 0
-    # symlink: the preflight's release_info takes the lock in the same module run as the read
-    msg = run.result("Read the releases (and resolve the target on the host that decides it)", "web1")["msg"]
-    assert "run_id=rb-other" in msg and "\n" not in msg
+    # one host, symlink, no health URL: the one module run takes the lock before it reads
+    res = run.result(ONE_RUN, "web1")
+    assert "run_id=rb-other" in res["msg"] and "\n" not in res["msg"] and res["phase"] == "preflight"
+    msg = run.result(FAIL_TASK, "web1")["msg"]
+    assert "failed in the preflight phase" in msg and "Reverted: nothing" in msg
     assert (fingerprint(root), fingerprint(state)) == before
 
 
@@ -360,8 +364,8 @@ def test_no_health_urls_is_not_verified_in_one_journal_entry(playbook, tmp_path)
     assert run.rc == 0, run.stdout[-3000:]
     [verdict] = verdicts(state)
     assert (verdict["result"], verdict["message"]) == ("not_verified", "not verified: no health URLs given")
-    entry = run.result("Journal the verdict of the run of app", "web1")["journal_entry"]
-    assert entry["result"] == "not_verified"
+    entry = run.result(ONE_RUN, "web1")["journal_entry"]
+    assert entry == verdict
     assert [p["phase"] for p in verdict["details"]["phases"]] == ["preflight", "snapshot", "rollback", "verify"]
     assert (verdict["details"]["live_before"], verdict["details"]["target"]) == ("r3", "r2")
 
@@ -431,3 +435,44 @@ def test_health_from_the_controller_checks_the_batch_once_and_reverts_only_the_u
         if json.loads(line)["action"] == "verify"
     ]
     assert [(v["result"], v["message"]) for v in verdicts] == [("ok", "health checked: " + urls[0])]
+
+
+def test_one_module_run_journals_as_phase_by_phase(playbook, tmp_path):
+    """The one module run (one host, nothing between the switch and the verdict) and the phases one
+    by one (any --skip-tags leaves the one run out) write the same journal and leave the same state."""
+    runs = {}
+    for label, skip_tags in (("one run", None), ("phases", "no_such_tag")):
+        root = make_layout(tmp_path / label / "shop", ["r1", "r2", "r3"], live="r3")
+        state = tmp_path / label / "state"
+        run = playbook(
+            PLAYBOOK,
+            inventory=inventory({"web1": {}}),
+            extravars={"app_root": str(root), "app_state_dir": str(state), "rollback_run_id": "rb-same"},
+            skip_tags=skip_tags,
+        )
+        assert run.rc == 0, run.stdout[-3000:]
+        assert live_of(root) == "r2" and not (state / "rollback.lock").exists()
+        journal = [json.loads(line) for line in (state / "journal.jsonl").read_text().splitlines()]
+        runs[label] = (run, journal, json.loads((root / ".rollback" / "bad.json").read_text()))
+    (one, one_journal, one_bad), (phases, phases_journal, phases_bad) = runs["one run"], runs["phases"]
+    assert one.task_results(ONE_RUN) and not phases.task_results(ONE_RUN)
+
+    def shape(journal):
+        return [
+            (
+                e["component"],
+                e["action"],
+                e["result"],
+                e["from"],
+                e["to"],
+                e["run_id"],
+                e["message"],
+                sorted(e.get("details", {})),
+            )
+            for e in journal
+        ]
+
+    assert shape(one_journal) == shape(phases_journal)
+    verdict = one_journal[2]
+    assert [p["phase"] for p in verdict["details"]["phases"]] == ["preflight", "snapshot", "rollback", "verify"]
+    assert one_bad.keys() == phases_bad.keys() == {"r3"}

@@ -55,3 +55,90 @@ def test_config_snapshot_set_needs_one_existing_file(tmp_path):
         config_snapshot, {"state": "set", "paths": [str(tmp_path / "a"), str(tmp_path / "b")], "env": {"A": 1}}
     )
     assert not ok and "exactly one env file" in res["msg"]
+
+
+def journal_lines(state):
+    return [json.loads(line) for line in (state / "journal.jsonl").read_text().splitlines()]
+
+
+WHOLE_RUN = {
+    "run_id": "u1",
+    "lock": {"owner": "alice", "ttl": 60},
+    "verdict": {
+        "component": "app",
+        "action": "verify",
+        "result": "not_verified",
+        "summary": "not verified: no health URLs given",
+        "duration_s": 0.5,
+    },
+}
+
+
+def test_release_as_a_whole_run_journals_like_lock_release_lock(tmp_path):
+    root = make_layout(tmp_path / "app", ["r1", "r2", "r3"], live="r3")
+    state = tmp_path / "s"
+    ok, res = run(release, dict(WHOLE_RUN, root=str(root), state_dir=str(state)))
+    assert ok and res["changed"] and (res["from"], res["to"]) == ("r3", "r2") and live_of(root) == "r2"
+    lines = journal_lines(state)
+    assert [(e["component"], e["action"], e["result"]) for e in lines] == [
+        ("lock", "acquire", "changed"),
+        ("app", "release", "changed"),
+        ("app", "verify", "not_verified"),
+        ("lock", "release", "changed"),
+    ]
+    verdict = lines[2]
+    assert res["journal_entry"] == verdict and res["lock"]["holder"] is None
+    assert [p["phase"] for p in verdict["details"]["phases"]] == ["preflight", "snapshot", "rollback", "verify"]
+    assert (verdict["details"]["live_before"], verdict["details"]["target"]) == ("r3", "r2")
+    assert verdict["duration_s"] >= 0.5 and not (state / "rollback.lock").exists()
+
+    # a re-run changes nothing: no release entry, the lock and the verdict still journaled
+    ok, res = run(release, dict(WHOLE_RUN, root=str(root), state_dir=str(state), run_id="u2"))
+    assert ok and not res["changed"] and res["journal_entry"]["run_id"] == "u2"
+    assert [e["action"] for e in journal_lines(state)[4:]] == ["acquire", "verify", "release"]
+
+
+def test_release_as_a_whole_run_gives_the_lock_back_when_it_fails(tmp_path):
+    root = make_layout(tmp_path / "app", ["r1", "r2", "r3"], live="r3")
+    state = tmp_path / "s"
+    ok, res = run(release, dict(WHOLE_RUN, root=str(root), state_dir=str(state), to="r9"))
+    assert not ok and "r9" in res["msg"] and live_of(root) == "r3"
+    assert [(e["action"], e["result"]) for e in journal_lines(state)] == [
+        ("acquire", "changed"),
+        ("release", "failed"),
+        ("release", "changed"),
+    ]
+    assert not (state / "rollback.lock").exists()
+
+
+def test_release_as_a_whole_run_refuses_a_lock_another_run_holds(tmp_path):
+    from ansible_collections.emergency.rollback.plugins.module_utils._lock import HostLock
+
+    root = make_layout(tmp_path / "app", ["r1", "r2", "r3"], live="r3")
+    state = tmp_path / "s"
+    HostLock.in_state_dir(str(state)).acquire("other", pid=None, user="bob", ttl=600)
+    ok, res = run(release, dict(WHOLE_RUN, root=str(root), state_dir=str(state)))
+    assert not ok and "run_id=other" in res["msg"] and res["holder"]["run_id"] == "other"
+    assert live_of(root) == "r3" and not (state / "journal.jsonl").exists()
+    assert HostLock.in_state_dir(str(state)).read()["run_id"] == "other"
+
+
+def test_release_as_a_whole_run_in_check_mode_writes_nothing(tmp_path):
+    root = make_layout(tmp_path / "app", ["r1", "r2", "r3"], live="r3")
+    state = tmp_path / "s"
+    ok, res = run(release, dict(WHOLE_RUN, root=str(root), state_dir=str(state), _ansible_check_mode=True))
+    assert ok and res["changed"] and res["to"] == "r2" and "journal_entry" not in res
+    assert live_of(root) == "r3" and not (state / "rollback.lock").exists() and not (state / "journal.jsonl").exists()
+
+
+def test_release_whole_run_options_are_for_the_symlink_layout(tmp_path):
+    ok, res = run(release, {"live_path": "/x", "backup_path": "/y", "run_id": "u1", "lock": {}})
+    assert not ok and "mutually exclusive" in res["msg"]
+    ok, res = run(release, {"root": str(tmp_path), "verdict": {"component": "app", "action": "verify"}})
+    assert not ok and "run_id" in res["msg"]
+
+
+def test_release_as_a_whole_run_says_the_phase_it_failed_in(tmp_path):
+    root = make_layout(tmp_path / "app", ["r1", "r2", "r3"], live="r3")
+    ok, res = run(release, dict(WHOLE_RUN, root=str(root), state_dir=str(tmp_path / "s"), to="r9"))
+    assert not ok and res["phase"] == "preflight"
