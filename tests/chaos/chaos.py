@@ -51,7 +51,7 @@ PAGES = 50
 PHASES = (
     ("assess", "Assess the targets", 19),
     ("notify start", "Announce the start", 1),
-    ("maintenance on", "Maintenance page on", 8),
+    ("maintenance on", "Maintenance page on", 10),
     ("database", "Database", 57),
     ("app", "Application", 60),
     ("ssl", "Certificates", 47),
@@ -65,12 +65,12 @@ PHASES = (
     ("revert ssl", "Revert certificates", 2),
     ("revert app", "Revert the application", 2),
     ("revert database", "Revert the database", 2),
-    ("maintenance off", "Maintenance page off", 8),
+    ("maintenance off", "Maintenance page off", 9),
     ("notify end", "Announce the end", 1),
     ("alerts", "Let the alerts through", 1),
     ("unlock", "Release the locks", 3),
     ("report", "Incident report", 5),
-    ("verdict", "Verdict", 2),
+    ("verdict", "Verdict", 4),
 )
 PHASE_OF_PLAY = {prefix: name for name, prefix, _count in PHASES}
 
