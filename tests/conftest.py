@@ -25,6 +25,16 @@ def state_dir(tmp_path):
     return path
 
 
+@pytest.fixture
+def full_disk(tmp_path):
+    """A 1 MiB tmpfs (root only) whose fill() leaves no byte free: a state dir that runs full."""
+    disk = services.SmallDisk(tmp_path / "small-disk")
+    if not disk.mount():
+        pytest.skip("mounting a tmpfs needs root")
+    yield disk
+    disk.umount()
+
+
 @pytest.fixture(scope="session")
 def postgres():
     # Outside pytest's basetemp: that tree is 0700 and the server runs as the postgres user.

@@ -32,6 +32,14 @@ options:
   rpo_target_s:
     description: RPO target in seconds.
     type: float
+  journal_gaps:
+    description:
+      - Steps of the run whose journal line could not be written (for example
+        C(journal not written for maintenance off on lb1 (No space left on device))). The report then says
+        the journal is incomplete and lists them, instead of presenting the journals as the full record.
+    type: list
+    elements: str
+    default: []
 """
 
 EXAMPLES = r"""
@@ -56,11 +64,17 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.emergency.rollback.plugins.plugin_utils import _report
 
 
-def incident_report(entries, run_id=None, rto_target_s=None, rpo_target_s=None):
+def incident_report(entries, run_id=None, rto_target_s=None, rpo_target_s=None, journal_gaps=None):
     if not isinstance(entries, list):
         raise AnsibleFilterError("incident_report: expected a list of journal entries, got %s" % type(entries).__name__)
     try:
-        report = _report.build(entries, run_id or None, rto_target_s=rto_target_s, rpo_target_s=rpo_target_s)
+        report = _report.build(
+            entries,
+            run_id or None,
+            rto_target_s=rto_target_s,
+            rpo_target_s=rpo_target_s,
+            journal_gaps=journal_gaps or (),
+        )
     except _report.ReportError as err:
         raise AnsibleFilterError("incident_report: %s" % err) from None
     return {

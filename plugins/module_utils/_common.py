@@ -85,6 +85,8 @@ class Step:
         self.action = action
         self.started = time.monotonic()
         self.entry = None
+        # why the journal line could not be written (a full state dir): returned, never hidden
+        self.journal_error = None
 
     @property
     def journal(self):
@@ -103,6 +105,7 @@ class Step:
             entry = make_entry(self.component, self.action, result, run_id=params.get("run_id"), **fields)
             self.entry = self.journal.append(entry, secrets=self.module.no_log_values)
         except (OSError, JournalError) as err:
+            self.journal_error = getattr(err, "strerror", None) or str(err)
             self.module.warn("could not write the journal %s: %s" % (self.journal.path, err))
         return self.entry
 
@@ -111,12 +114,16 @@ class Step:
         result.setdefault("duration_s", round(self.elapsed(), 3))
         if self.entry is not None:
             result["journal_entry"] = self.entry
+        if self.journal_error is not None:
+            result["journal_error"] = self.journal_error
         self.module.exit_json(changed=changed, **result)
 
     def fail(self, msg, journal_fields=None, result="failed", journal=True, **extra):
         """Fail the task, journaled; journal=False for a refusal that changed nothing (see refuse)."""
         if journal:
             self.record(result, message=msg, **(journal_fields or {}))
+        if self.journal_error is not None:
+            extra["journal_error"] = self.journal_error
         self.module.fail_json(msg=msg, **extra)
 
     def refuse(self, msg, **extra):

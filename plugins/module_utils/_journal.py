@@ -142,8 +142,19 @@ class Journal:
                     reader.seek(size - 1)
                     if reader.read(1) != b"\n":
                         line = "\n" + line
-            os.write(fd, line.encode("utf-8"))
-            os.fsync(fd)
+            data = line.encode("utf-8")
+            try:
+                written = 0
+                while written < len(data):  # a full disk writes what fits, then refuses
+                    written += os.write(fd, data[written:])
+                os.fsync(fd)
+            except OSError:
+                # the journal keeps whole lines only: a line cut short by a full disk is taken back
+                try:
+                    os.ftruncate(fd, size)
+                except OSError:
+                    pass
+                raise
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)

@@ -123,10 +123,19 @@ class ManagedConf:
                 self.module.warn("traffic: could not prune snapshot %s: %s" % (snapshot_id, err))
         return doomed
 
-    def apply(self, before, after):
+    def snapshot(self):
+        """A safety snapshot of the file as it is now; its ref."""
+        meta = {"kind": "pre-change", "paths": [self.path]}
+        with self.store.staging(source=self.path, metadata=meta) as stage:
+            stage.add_file(self.path, store_name(self.path))
+        return self.store.ref(stage.meta)
+
+    def apply(self, before, after, snapshot_optional=False):
         """Replace the file with `after` (text) and reload; returns the safety snapshot ref or None.
 
         Fails the task (journaled) with the file back as it was when nginx -t or the reload fails.
+        snapshot_optional: a change whose undo needs no saved copy goes ahead, with a warning,
+        when the snapshot cannot be written (a full state dir).
         """
         rc, out = run(self.module, self.test_argv)
         if rc != 0:
@@ -134,14 +143,16 @@ class ManagedConf:
                 "nginx -t fails on the live configuration before any change (%s); nothing was changed" % out
             )
         snapshot = None
+        if before is not None:
+            try:
+                snapshot = self.snapshot()
+            except (OSError, SnapshotError) as err:
+                if not snapshot_optional:
+                    self.step.refuse("cannot keep a safety snapshot of %s: %s; nothing was changed" % (self.path, err))
+                self.module.warn("traffic: no safety snapshot of %s (%s); changed without one" % (self.path, err))
         try:
-            if before is not None:
-                meta = {"kind": "pre-change", "paths": [self.path]}
-                with self.store.staging(source=self.path, metadata=meta) as stage:
-                    stage.add_file(self.path, store_name(self.path))
-                snapshot = self.store.ref(stage.meta)
             _atomic.write_file(self.path, after.encode("utf-8"), module=self.module, mode=0o644)
-        except (OSError, SnapshotError) as err:
+        except OSError as err:
             self.step.fail("cannot write %s: %s; the file is unchanged and nginx was not reloaded" % (self.path, err))
         rc, out = run(self.module, self.test_argv)
         if rc != 0:
@@ -151,8 +162,9 @@ class ManagedConf:
             self._revert_or_fail(before, "reloading nginx failed (%s)" % out, snapshot)
         return snapshot
 
-    def converge(self, before, after, result, unchanged, changed, journal_fields):
-        """Exit unchanged when the file already holds `after`; else diff, and apply unless in check mode."""
+    def converge(self, before, after, result, unchanged, changed, journal_fields, snapshot_optional=False):
+        """Exit unchanged when the file already holds `after`; else diff, and apply unless in check mode
+        (snapshot_optional: see apply)."""
         result = dict(result, reloaded=False, snapshot=None, pruned=[])
         if before == after:
             self.step.exit(False, message=unchanged, **result)
@@ -160,7 +172,7 @@ class ManagedConf:
         if self.module.check_mode:
             result["pruned"] = self.plan_prune(adding=1 if before is not None else 0)
             self.module.exit_json(changed=True, diff=diff, **result)
-        result["snapshot"] = self.apply(before, after)
+        result["snapshot"] = self.apply(before, after, snapshot_optional=snapshot_optional)
         result["reloaded"] = True
         result["pruned"] = self.prune(result["snapshot"])
         journal_fields = dict(journal_fields, snapshot=result["snapshot"]["path"] if result["snapshot"] else None)

@@ -19,6 +19,11 @@ description:
   - The live configuration must pass O(test_command) before the file is replaced, and must pass it again
     after; otherwise the previous file is put back and nginx is not reloaded. nginx is then reloaded
     (never restarted), so requests in flight finish.
+  - Before it replaces the file it keeps a safety snapshot of it in O(state_dir). With O(state=enabled) a
+    snapshot that cannot be written (a full state dir) refuses the change. O(state=disabled) brings the site
+    back, so it goes ahead without the snapshot (with a warning) - its undo is O(state=enabled) with the same
+    options, which renders the whole file from the options alone. A journal line that cannot be written is
+    returned as RV(journal_error) and warned about; the page is changed all the same.
 author:
   - emergency.rollback maintainers (@emergency-rollback)
 extends_documentation_fragment:
@@ -111,7 +116,8 @@ reloaded:
   sample: true
 snapshot:
   description:
-    - The safety snapshot of the include file this run replaced, C(null) when nothing was replaced.
+    - The safety snapshot of the include file this run replaced, C(null) when nothing was replaced, or when
+      O(state=disabled) could not write it (see the description).
     - Restore it with M(emergency.rollback.config_snapshot),
       O(emergency.rollback.config_snapshot#module:component=traffic).
   returned: always
@@ -128,6 +134,12 @@ snapshot:
       description: Directory of the snapshot in the snapshot store.
       type: str
       sample: /var/lib/emergency-rollback/snapshots/traffic/20261123T184501.123456Z-1a2b3c
+journal_error:
+  description:
+    - Why this run's journal line could not be written (the journal is missing it); absent when it was written.
+  returned: when the journal line could not be written
+  type: str
+  sample: No space left on device
 pruned:
   description:
     - Ids of the older safety snapshots of the include file removed by O(keep) (in check mode, those that would be).
@@ -241,6 +253,8 @@ def main():
         unchanged="maintenance page already %s" % p["state"],
         changed="maintenance page %s on %s" % ("on" if enable else "off", conf.path),
         journal_fields={"from_": {None: "absent", True: "on", False: "off"}[was], "to": "on" if enable else "off"},
+        # the undo of off is on, rendered from the options: no saved copy needed
+        snapshot_optional=not enable,
     )
 
 

@@ -43,8 +43,9 @@ def latest_run_id(entries):
     return max(runs, key=lambda e: e["ts"])["run_id"]
 
 
-def build(entries, run_id=None, rto_target_s=None, rpo_target_s=None, started=None, timeline=None):
-    """The report as data (what the JSON form holds and the other two forms show)."""
+def build(entries, run_id=None, rto_target_s=None, rpo_target_s=None, started=None, timeline=None, journal_gaps=()):
+    """The report as data (what the JSON form holds and the other two forms show). journal_gaps: steps
+    whose journal line could not be written (the run knows them, the journals cannot)."""
     timeline = timeline or _timeline
     run_id = run_id or latest_run_id(entries)
     entries = sorted((e for e in entries if e.get("run_id") == run_id), key=lambda e: (e["ts"], e["host"]))
@@ -65,6 +66,7 @@ def build(entries, run_id=None, rto_target_s=None, rpo_target_s=None, started=No
         "generated": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "verdict": verdict,
         "summary": summary,
+        "journal_gaps": list(journal_gaps or ()),
         "decision": [
             _step(e) | {"details": e.get("details")}
             for e in entries
@@ -112,6 +114,11 @@ def _target(achieved, target, met):
     return "%s vs target %s: %s" % (_seconds(achieved), _seconds(target), "met" if met else "MISSED")
 
 
+def _journal_state(report):
+    gaps = report.get("journal_gaps") or []
+    return "**incomplete**: %s" % "; ".join(gaps) if gaps else "every step of the run journaled"
+
+
 def render_markdown(report):
     s = report["summary"]
     out = [
@@ -126,6 +133,7 @@ def render_markdown(report):
         "- Started %s, ended %s" % (s["started"], s["ended"]),
         "- RTO achieved: %s" % _target(s["rto_s"], s["rto_target_s"], s["rto_met"]),
         "- RPO achieved: %s" % _target(s["rpo_s"], s["rpo_target_s"], s["rpo_met"]),
+        "- Journal: %s" % _journal_state(report),
         "",
         "## Trigger and decision",
         "",
@@ -291,7 +299,8 @@ table{border-collapse:collapse;font-size:12px} td,th{border:1px solid #ddd;paddi
 <div class="meta">{{ s.started }} &rarr; {{ s.ended }} &middot; {{ s.hosts }} host(s) &middot;
  RTO {{ '%.1f'|format(s.rto_s) }} s{% if s.rto_target_s is not none %} (target {{ s.rto_target_s }} s:
  {{ 'met' if s.rto_met else 'MISSED' }}){% endif %}
- {% if s.rpo_s is not none %}&middot; RPO {{ '%.1f'|format(s.rpo_s) }} s{% endif %}</div>
+ {% if s.rpo_s is not none %}&middot; RPO {{ '%.1f'|format(s.rpo_s) }} s{% endif %}
+ {% if r.journal_gaps %}&middot; <b>journal incomplete</b>: {{ r.journal_gaps | join('; ') }}{% endif %}</div>
 <div class="legend">{% for phase, colour in colours.items() %}<span><i style="background:{{ colour }}"></i>{{ phase }}</span>{% endfor %}
  <span><i style="border:2px solid #b71c1c"></i>failed</span><span><i style="border:2px dashed #e65100"></i>reverted</span></div>
 <h2>Timeline</h2>

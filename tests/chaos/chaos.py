@@ -51,7 +51,7 @@ PAGES = 50
 PHASES = (
     ("assess", "Assess the targets", 19),
     ("notify start", "Announce the start", 1),
-    ("maintenance on", "Maintenance page on", 8),
+    ("maintenance on", "Maintenance page on", 10),
     ("database", "Database", 59),
     ("app", "Application", 68),
     ("ssl", "Certificates", 49),
@@ -65,12 +65,12 @@ PHASES = (
     ("revert ssl", "Revert certificates", 2),
     ("revert app", "Revert the application", 2),
     ("revert database", "Revert the database", 2),
-    ("maintenance off", "Maintenance page off", 8),
+    ("maintenance off", "Maintenance page off", 9),
     ("notify end", "Announce the end", 1),
     ("alerts", "Let the alerts through", 1),
     ("unlock", "Release the locks", 3),
     ("report", "Incident report", 5),
-    ("verdict", "Verdict", 2),
+    ("verdict", "Verdict", 4),
 )
 PHASE_OF_PLAY = {prefix: name for name, prefix, _count in PHASES}
 
@@ -121,6 +121,8 @@ class Outcome:
     rerun_rc: int | None = None
     states: dict = field(default_factory=dict)
     seconds: float = 0.0
+    run: object = None  # the faulted run and the re-run (PlaybookRun), for tests that read them
+    rerun: object = None
 
     @property
     def ok(self):
@@ -433,7 +435,7 @@ class ChaosBox:
         log = self.base / "runs" / ("chaos-%03d.jsonl" % (self.runs + 1))
         run = self.run(faults, log=log, extra=extra)
         records = [json.loads(x) for x in log.read_text().splitlines()] if log.exists() else []
-        out = Outcome(faults=list(faults), rc=run.rc)
+        out = Outcome(faults=list(faults), rc=run.rc, run=run)
         out.applied = [r["index"] for r in records if r["event"] == "fault"]
         kills = {r["index"] for r in records if r["event"] == "killed"}
         out.applied = [i for i in out.applied if faults[i].fault != "module_kill" or i in kills]
@@ -441,7 +443,7 @@ class ChaosBox:
         out.after_fault, out.in_flight, out.states["fault"] = self.check(run, out.killed)
         self.clear_faults()
         again = self.run(extra=extra)
-        out.rerun_rc = again.rc
+        out.rerun, out.rerun_rc = again, again.rc
         components = extra.get("rollback_components")
         out.after_rerun, _, out.states["rerun"] = self.check(again, False, final=True, components=components)
         out.seconds = time.monotonic() - started

@@ -336,3 +336,35 @@ class NginxServer:
 
 def new_nginx(prefix):
     return NginxServer(prefix=Path(prefix), http_port=free_port(), https_port=free_port())
+
+
+@dataclass
+class SmallDisk:
+    """A tiny tmpfs: fill() writes until not one byte is left (ENOSPC for every later write)."""
+
+    path: Path
+    size: str = "1m"
+    mounted: bool = False
+
+    def mount(self):
+        self.path.mkdir(parents=True, exist_ok=True)
+        argv = ["mount", "-t", "tmpfs", "-o", "size=%s,mode=0755" % self.size, "small-disk", str(self.path)]
+        self.mounted = os.geteuid() == 0 and subprocess.run(argv, capture_output=True, check=False).returncode == 0
+        return self.mounted
+
+    def fill(self):
+        fd = os.open(self.path / ".fill", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            for block in (1 << 16, 1):
+                try:
+                    while True:
+                        os.write(fd, b"\0" * block)
+                except OSError:
+                    continue
+        finally:
+            os.close(fd)
+
+    def umount(self):
+        if self.mounted:
+            subprocess.run(["umount", "-l", str(self.path)], capture_output=True, check=False)
+            self.mounted = False

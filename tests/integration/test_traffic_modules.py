@@ -88,6 +88,35 @@ def test_failing_nginx_test_leaves_previous_conf_live(task, lb, state_dir):  # n
     assert [e["result"] for e in journal(state_dir) if e["action"] == "weights"] == ["failed"]
 
 
+def test_maintenance_off_on_a_full_state_dir_serves_the_site(task, lb, full_disk):  # noqa: F811
+    """The page goes off although the state dir has no room for the safety snapshot or the journal
+    line: check, real, check (not changed), real (not changed); the page does not go on again."""
+    args = lb.maintenance_args(state_dir=str(full_disk.path))
+    off = dict(args, state="disabled")
+    # on without a journal: an append into the free tail of an existing file would still fit
+    event, on, _ = task(MAINT, dict(args, journal=False))
+    assert event == "runner_on_ok" and on["snapshot"]
+    assert lb.wait_for(lambda a: a[0] == 503)[0] == 503
+    full_disk.fill()
+
+    event, check, _ = task(MAINT, off, check=True, diff=True)
+    assert event == "runner_on_ok" and check["changed"] and "maintenance: off" in check["diff"]["after"]
+    event, real, _ = task(MAINT, off)
+    assert event == "runner_on_ok", real.get("msg")
+    assert real["changed"] and real["reloaded"] and real["snapshot"] is None
+    assert real["journal_error"] == "No space left on device"
+    assert any("no safety snapshot" in w for w in real["warnings"])
+    assert lb.wait_for(lambda a: a[0] == 200)[0] == 200
+    for check_mode in (True, False):
+        event, again, _ = task(MAINT, off, check=check_mode)
+        assert event == "runner_on_ok" and not again["changed"]
+
+    before = lb.maintenance.read_text()
+    event, refused, _ = task(MAINT, args)
+    assert event == "runner_on_failed" and refused["msg"].endswith("nothing was changed")
+    assert lb.maintenance.read_text() == before and lb.get()[0] == 200
+
+
 def test_broken_live_config_is_refused_before_any_change(task, lb, state_dir):  # noqa: F811
     # test_command stands for an nginx -t that fails on the live configuration
     args = lb.maintenance_args(state_dir=str(state_dir), test_command=["false"])

@@ -26,6 +26,18 @@ def test_three_forms_of_one_run_agree():
     assert 'data-result="reverted"' in forms["html"]
 
 
+def test_journal_gaps_make_the_report_say_the_journal_is_incomplete():
+    entries = fleet_run("rb-new", hosts=("lb1",))
+    whole = incident_report(entries, run_id="rb-new")
+    assert "- Journal: every step of the run journaled" in whole["markdown"]
+    assert json.loads(whole["json"])["journal_gaps"] == [] and "journal incomplete" not in whole["html"]
+    gap = "journal not written for maintenance off on lb1 (No space left on device)"
+    forms = incident_report(entries, run_id="rb-new", journal_gaps=[gap])
+    assert "- Journal: **incomplete**: %s" % gap in forms["markdown"]
+    assert json.loads(forms["json"])["journal_gaps"] == [gap]
+    assert "<b>journal incomplete</b>: %s" % gap in forms["html"]
+
+
 @pytest.mark.parametrize(
     ("entries", "message"),
     [

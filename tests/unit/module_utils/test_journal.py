@@ -26,6 +26,21 @@ def test_append_writes_one_line_with_every_field(tmp_path):
     assert (entry["from"], entry["to"], entry["duration_s"], entry["result"]) == ("r2", "r1", 0.123, "changed")
 
 
+def test_a_line_that_does_not_fit_on_a_full_disk_is_taken_back(full_disk):
+    """A full disk takes the part of a line that fits in the file's last block, then refuses: the
+    append raises (the caller reports it) and leaves no torn line behind."""
+    path = full_disk.path / "journal.jsonl"
+    journal = Journal(str(path))
+    journal.append(make_entry("traffic", "maintenance_on", "changed", run_id="rb-1"))
+    before = path.read_bytes()
+    full_disk.fill()
+    with pytest.raises(OSError) as err:
+        journal.append(make_entry("traffic", "maintenance_off", "changed", run_id="rb-1", message="x" * 8192))
+    assert err.value.strerror == "No space left on device"
+    assert path.read_bytes() == before
+    assert Journal(str(path)).read()[1] == []
+
+
 def test_corrupted_line_is_reported_and_the_rest_is_read(tmp_path):
     path = tmp_path / "journal.jsonl"
     journal = Journal(str(path))

@@ -107,6 +107,33 @@ def test_maintenance_off_creates_the_include_file_then_is_unchanged(tmp_path):
     assert ok and not second["changed"] and second["enabled_before"] is False
 
 
+def test_maintenance_off_goes_ahead_on_a_full_state_dir_on_is_refused(tmp_path, full_disk):
+    """Turning the page off restores service: with no room for its safety snapshot or journal line it
+    still turns the page off (the undo of off is on, rendered from the options alone) and returns the
+    journal line it could not write; turning it on without a snapshot is refused before any change."""
+    conf = tmp_path / "m.conf"
+    args = {"path": str(conf), "test_command": ["true"], "reload_command": ["true"], "state_dir": str(full_disk.path)}
+    # set up without a journal: an append into the free tail of an existing file would still fit
+    assert modules.run(maintenance, dict(args, state="disabled", journal=False))[0]
+    ok, on = modules.run(maintenance, dict(args, journal=False))
+    assert ok and on["changed"] and on["snapshot"] and "journal_error" not in on
+    full_disk.fill()
+
+    ok, check = modules.run(maintenance, dict(args, state="disabled"), check_mode=True)
+    assert ok and check["changed"] and check["enabled"] is False and maintenance.is_on(conf.read_text())
+    ok, off = modules.run(maintenance, dict(args, state="disabled"))
+    assert ok, off["msg"]
+    assert off["changed"] and off["enabled"] is False and off["snapshot"] is None
+    assert off["journal_error"] == "No space left on device"
+    assert conf.read_text() == maintenance.OFF
+    ok, again = modules.run(maintenance, dict(args, state="disabled"))
+    assert ok and not again["changed"]
+
+    ok, refused = modules.run(maintenance, args)
+    assert not ok and refused["msg"].endswith("nothing was changed") and "No space left on device" in refused["msg"]
+    assert conf.read_text() == maintenance.OFF
+
+
 def test_missing_directory_is_refused(tmp_path):
     ok, res = modules.run(
         traffic_weights, weights_args(tmp_path, {"blue": 1, "green": 1}, path=str(tmp_path / "no/u.conf"))
