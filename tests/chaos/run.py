@@ -8,6 +8,11 @@ run and the faults x phases table; exits 1 on any violation. The same seed draws
 
     python tests/chaos/run.py --seed 7 --runs 5 [--faults module_kill,pg_refuse] [--base DIR]
     python tests/chaos/run.py --calibrate     # the task counts per phase of a clean run
+
+--tier fleet does the same on the fleet topology of molecule/complete (tests/chaos/fleet.py: four
+podman hosts rb-chaos-*, created and converged once, reset between runs), with a fault at each
+host of a phase and the fleet-only faults host_stop and net_cut; --keep leaves the hosts up and
+--base DIR --keep reuses them.
 """
 
 from __future__ import annotations
