@@ -330,7 +330,7 @@ class FleetBox:
         pexec("lb", "rm -f /etc/nginx/conf.d/zz-chaos-broken.conf")
         pexec(
             "db",
-            "if ! cmp -s /var/tmp/chaos-pg_hba.conf %s; then cp /var/tmp/chaos-pg_hba.conf %s;"
+            "if ! cmp -s /var/tmp/chaos-pg_hba.conf %s; then cat /var/tmp/chaos-pg_hba.conf > %s;"
             " systemctl reload postgresql@15-main; sleep 0.3; fi\n"
             "until runuser -u postgres -- pg_isready -q; do sleep 0.2; done\n"
             'until [ "$(redis-cli ping 2>/dev/null)" = PONG ]; do sleep 0.2; done\n' % (PG_HBA, PG_HBA),
@@ -521,7 +521,7 @@ def failed_tasks(run):
     return " | ".join(lines)[-1200:] or run.stdout[-600:].replace("\n", " ")
 
 
-def fleet_plan_from_seed(seed, runs, phases=FLEET_PHASES, faults=FLEET_FAULTS, kill_share=0.3, share=0.7):
+def fleet_plan_from_seed(seed, runs, phases=FLEET_PHASES, faults=FLEET_FAULTS, kill_share=0.2, share=1.0):
     """`runs` fault plans over `phases` ([(phase, {host: task count})] in run order): from a random
     first phase on, in each phase a fault at each host with tasks there (with probability `share`,
     at least one per phase) of a kind that can act on that host; about kill_share of the runs end

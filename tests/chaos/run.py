@@ -87,13 +87,18 @@ def main(argv=None):
             % (args.seed, args.tier, args.runs, ",".join(wanted), base, time.monotonic() - started),
             flush=True,
         )
-        outcomes = []
+        outcomes, errors = [], 0
         for number, plan in enumerate(plans, start=1):
             if args.until and time.strftime("%H:%M", time.gmtime()) >= args.until:
                 print("run %d/%d and later not started: past %s UTC" % (number, len(plans), args.until), flush=True)
                 break
-            with contextlib.redirect_stdout(io.StringIO()):
-                out = box.trial(plan)
+            try:
+                with contextlib.redirect_stdout(io.StringIO()):
+                    out = box.trial(plan)
+            except Exception as err:  # the harness failed, not the rollback: on to the next run
+                errors += 1
+                print("run %d/%d HARNESS ERROR (not counted): %s" % (number, len(plans), err), flush=True)
+                continue
             outcomes.append(out)
             print(
                 "run %d/%d %s rc=%s re-run rc=%s applied %d/%d %.0fs states %s -> %s%s%s"
@@ -122,10 +127,10 @@ def main(argv=None):
         planned = sum(len(o.faults) for o in outcomes)
         bad = [o for o in outcomes if not o.ok]
         print(
-            "\nseed %d: %d runs done, %d faults planned, %d applied, %d runs with a violation"
-            % (args.seed, len(outcomes), planned, applied, len(bad))
+            "\nseed %d: %d runs done, %d faults planned, %d applied, %d runs with a violation, %d harness errors"
+            % (args.seed, len(outcomes), planned, applied, len(bad), errors)
         )
-        return 1 if bad else 0
+        return 1 if bad or errors else 0
     finally:
         if not (fleet and args.keep):
             box.stop()

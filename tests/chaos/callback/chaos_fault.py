@@ -72,7 +72,10 @@ def reject_hba(params):
             params["container"],
             "cp %s %s.chaos && printf '%%s' '%s' > %s && %s && sleep 0.3\n" % (hba, hba, REJECT, hba, reload),
         )
-        return lambda: in_container(params["container"], "mv %s.chaos %s && %s && sleep 0.3\n" % (hba, hba, reload))
+        # cat, not mv: the file keeps its owner (PostgreSQL must still read it)
+        return lambda: in_container(
+            params["container"], "cat %s.chaos > %s && rm %s.chaos && %s && sleep 0.3\n" % (hba, hba, hba, reload)
+        )
     hba = params["pg_hba"]
     with open(hba) as handle:
         saved = handle.read()
