@@ -262,9 +262,11 @@ class FleetBox:
         )
         if run.rc != 0:
             raise RuntimeError("converge failed: %s" % run.stdout[-3000:])
-        # Redis keeps every write (a host stop is a SIGKILL of its systemd: no save at shutdown)
+        # Redis keeps every write, also after a restart (a host stop is a SIGKILL of its systemd)
         pexec(
-            "db", "redis-cli config set appendonly yes >/dev/null; redis-cli config set appendfsync always >/dev/null"
+            "db",
+            "redis-cli config set appendonly yes >/dev/null; redis-cli config set appendfsync always >/dev/null\n"
+            "redis-cli config rewrite >/dev/null\n",
         )
 
     def _save_bad_state(self):
