@@ -525,14 +525,16 @@ def failed_tasks(run):
 
 def fleet_plan_from_seed(seed, runs, phases=FLEET_PHASES, faults=FLEET_FAULTS, kill_share=0.2, share=1.0):
     """`runs` fault plans over `phases` ([(phase, {host: task count})] in run order): from a random
-    first phase on, in each phase a fault at each host with tasks there (with probability `share`,
+    first phase in the first half on, in each phase a fault at each host with tasks there (with probability `share`,
     at least one per phase) of a kind that can act on that host; about kill_share of the runs end
     with a controller kill in a random phase."""
     rng = random.Random(seed)
     plans = []
     for _ in range(runs):
         plan = []
-        first = rng.randrange(len(phases))
+        # from the first half on: a failed forward phase makes the revert phases run, and their
+        # faults apply too (a run on the fleet takes minutes: the more faults per run, the better)
+        first = rng.randrange((len(phases) + 1) // 2)
         kill_at = (
             rng.randrange(first, len(phases)) if "controller_kill" in faults and rng.random() < kill_share else None
         )
