@@ -91,6 +91,7 @@ TIER ?= sandbox
 chaos: deps venv collection
 	$(if $(filter fleet,$(TIER)),ROLLBACK_SUITES=bookworm bash molecule/prepare-hosts.sh)
 	$(BIN)/python tests/chaos/run.py --tier $(TIER) --seed $(SEED) --runs $(RUNS) $(if $(UNTIL),--until $(UNTIL))
+	$(if $(filter fleet,$(TIER)),CHAOS_FLEET=1 $(BIN)/pytest -p no:xdist tests/chaos/test_fleet_seeds.py)
 
 demo: deps venv collection
 	$(BIN)/python demo/drill.py
