@@ -18,7 +18,7 @@ help:
 	@echo "make test-fast - lint + unit + integration, without Molecule"
 	@echo "make molecule  - every Molecule scenario but generations and complete against podman systemd containers (root)"
 	@echo "make test-fleet - the complete scenario: rollback_complete across LB, two app hosts and a database host (root)"
-	@echo "make chaos SEED=1 RUNS=5 - faults in every phase of rollback_complete, invariants checked (root)"
+	@echo "make chaos SEED=1 RUNS=5 [UNTIL=HH:MM] [TIER=fleet] - faults in every phase of rollback_complete, invariants checked (root; TIER=fleet: on four podman hosts rb-chaos-*)"
 	@echo "make test-matrix - the generations scenario: Debian 11, 12 and 13 hosts with stock packages (root)"
 	@echo "make lint   - ruff, yamllint, ansible-lint (production), ansible-test sanity"
 	@echo "make bench  - benchmarks, printed as ratios against a baseline run alongside"
@@ -81,13 +81,17 @@ test-fast: deps venv collection lint
 test: deps venv collection lint molecule
 	$(BIN)/pytest $(PYTEST_PARALLEL) --durations=15 $(PYTEST_ARGS)
 
-# The long chaos run on the localhost sandbox (root: its state dir is a tmpfs); the fast tier is
+# The long chaos run on the localhost sandbox (root: its state dir is a tmpfs), or with TIER=fleet
+# on the fleet topology of molecule/complete (podman hosts rb-chaos-*); the fast tier is
 # tests/chaos/test_fast.py in make test. The same SEED draws the same faults.
 SEED ?= 1
 RUNS ?= 5
 UNTIL ?=
+TIER ?= sandbox
 chaos: deps venv collection
-	$(BIN)/python tests/chaos/run.py --seed $(SEED) --runs $(RUNS) $(if $(UNTIL),--until $(UNTIL))
+	$(if $(filter fleet,$(TIER)),ROLLBACK_SUITES=bookworm bash molecule/prepare-hosts.sh)
+	$(BIN)/python tests/chaos/run.py --tier $(TIER) --seed $(SEED) --runs $(RUNS) $(if $(UNTIL),--until $(UNTIL))
+	$(if $(filter fleet,$(TIER)),CHAOS_FLEET=1 $(BIN)/pytest -p no:xdist tests/chaos/test_fleet_seeds.py)
 
 demo: deps venv collection
 	$(BIN)/python demo/drill.py

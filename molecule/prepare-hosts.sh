@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Real test hosts for Molecule: podman containers running systemd, from images built here.
 # Idempotent: safe on a fresh machine and on one where it already ran. Needs root.
-#  1. Debian packages: podman, crun, debootstrap, ...
+#  1. Debian packages: podman, crun, debootstrap, ... (nftables: the chaos fleet tier cuts networks)
 #  2. Host fixes crun needs on this machine kind (they last until reboot):
 #     - every cgroup v1 controller mounted (crun refuses the hybrid layout with hugetlb on cgroup2)
 #     - default ulimits podman may set (the hard nofile limit cannot be raised here)
@@ -18,7 +18,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 need=()
-for pkg in podman crun debootstrap uidmap slirp4netns fuse-overlayfs iproute2 golang-github-containernetworking-plugin-dnsname; do
+for pkg in podman crun debootstrap uidmap slirp4netns fuse-overlayfs iproute2 golang-github-containernetworking-plugin-dnsname nftables; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -106,7 +106,8 @@ class Fault:
         return next(prefix for name, prefix, _count in PHASES if name == self.phase)
 
     def label(self):
-        return "%s@%s#%d" % (self.fault, self.phase, self.task)
+        where = "" if self.host == "localhost" else "@" + self.host
+        return "%s@%s#%d%s" % (self.fault, self.phase, self.task, where)
 
 
 @dataclass
@@ -287,71 +288,22 @@ class ChaosBox:
     # --- the other invariants -----------------------------------------------------------------
 
     def snapshot_problems(self):
-        problems = []
-        root = self.stack.state_dir / "snapshots"
-        for meta_path in sorted(root.glob("*/*")):
-            if meta_path.name.startswith("."):
-                continue  # a staging dir: never renamed into place, not a snapshot
-            try:
-                meta = json.loads((meta_path / "meta.json").read_text())
-            except (OSError, ValueError) as err:
-                problems.append("snapshot %s incomplete: %s" % (meta_path.relative_to(root), err))
-                continue
-            for entry in meta.get("files", []):
-                path = meta_path / "files" / entry["name"]
-                if not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != entry["sha256"]:
-                    problems.append("snapshot %s: %s does not verify" % (meta_path.relative_to(root), entry["name"]))
-        return problems
+        return snapshot_problems(self.stack.state_dir)
 
     def journal_problems(self):
-        path = self.stack.state_dir / "journal.jsonl"
-        if not path.exists():
-            return []
-        torn = []
-        for number, raw in enumerate(path.read_bytes().splitlines(), start=1):
-            if not raw.strip():
-                continue
-            try:
-                entry = json.loads(raw)
-                if not isinstance(entry, dict) or "component" not in entry:
-                    raise ValueError("not an entry")
-            except ValueError:
-                torn.append(number)
-        if not torn:
-            return []
-        sys.path.insert(0, str(link_collection()))
-        from ansible_collections.emergency.rollback.plugins.module_utils._journal import Journal
-
-        _entries, reported = Journal(str(path)).read()
-        unreported = sorted(set(torn) - {p["line"] for p in reported})
-        return ["journal line %d torn and not reported" % n for n in unreported]
+        return journal_problems(self.stack.state_dir)
 
     def lock_problems(self):
-        path = self.stack.state_dir / "rollback.lock"
-        if not path.exists():
-            return []
-        try:
-            holder = json.loads(path.read_text())
-        except ValueError as err:
-            return ["lock unreadable: %s" % err]
-        pid = holder.get("pid")
-        try:
-            os.kill(int(pid), 0)
-        except (ProcessLookupError, TypeError, ValueError):
-            return []  # held by a dead run: stale, the next run takes it over
-        return ["lock held by live pid %s (run %s)" % (pid, holder.get("run_id"))]
+        return lock_problems(self.stack.state_dir)
 
     def secret_problems(self, texts):
-        found = []
-        for where, text in texts:
-            for secret in self.secrets:
-                if secret and secret in text:
-                    found.append("secret %s... in %s" % (secret[:4], where))
-        for path in self.stack.state_dir.rglob("*"):
-            if path.is_file() and path.suffix != ".pgc" and path.name != ".chaos-fill":
-                text = path.read_text(errors="replace")
-                found += ["secret %s... in %s" % (s[:4], path) for s in self.secrets if s and s in text]
-        return found
+        found = [
+            "secret %s... in %s" % (secret[:4], where)
+            for where, text in texts
+            for secret in self.secrets
+            if secret and secret in text
+        ]
+        return found + state_secret_problems(self.stack.state_dir, self.secrets)
 
     def check(self, run, killed, final=False, components=None):
         """(violations, in flight, states) now; after the re-run, `components` (default all) must be at target."""
@@ -434,12 +386,8 @@ class ChaosBox:
         self.reset()
         log = self.base / "runs" / ("chaos-%03d.jsonl" % (self.runs + 1))
         run = self.run(faults, log=log, extra=extra)
-        records = [json.loads(x) for x in log.read_text().splitlines()] if log.exists() else []
         out = Outcome(faults=list(faults), rc=run.rc, run=run)
-        out.applied = [r["index"] for r in records if r["event"] == "fault"]
-        kills = {r["index"] for r in records if r["event"] == "killed"}
-        out.applied = [i for i in out.applied if faults[i].fault != "module_kill" or i in kills]
-        out.killed = any(faults[i].fault in KILLS for i in out.applied)
+        out.applied, out.killed = read_log(log, faults)
         out.after_fault, out.in_flight, out.states["fault"] = self.check(run, out.killed)
         self.clear_faults()
         again = self.run(extra=extra)
@@ -448,6 +396,92 @@ class ChaosBox:
         out.after_rerun, _, out.states["rerun"] = self.check(again, False, final=True, components=components)
         out.seconds = time.monotonic() - started
         return out
+
+
+# --- invariants of a state dir (the sandbox's, or each fleet host's seen from the machine) ------
+
+
+def snapshot_problems(state_dir):
+    """Snapshots without their meta.json or whose files do not match their checksums."""
+    problems = []
+    root = Path(state_dir) / "snapshots"
+    for meta_path in sorted(root.glob("*/*")):
+        if meta_path.name.startswith("."):
+            continue  # a staging dir: never renamed into place, not a snapshot
+        try:
+            meta = json.loads((meta_path / "meta.json").read_text())
+        except (OSError, ValueError) as err:
+            problems.append("snapshot %s incomplete: %s" % (meta_path.relative_to(root), err))
+            continue
+        for entry in meta.get("files", []):
+            path = meta_path / "files" / entry["name"]
+            if not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != entry["sha256"]:
+                problems.append("snapshot %s: %s does not verify" % (meta_path.relative_to(root), entry["name"]))
+    return problems
+
+
+def journal_problems(state_dir):
+    """Torn journal lines the journal reader does not report."""
+    path = Path(state_dir) / "journal.jsonl"
+    if not path.exists():
+        return []
+    torn = []
+    for number, raw in enumerate(path.read_bytes().splitlines(), start=1):
+        if not raw.strip():
+            continue
+        try:
+            entry = json.loads(raw)
+            if not isinstance(entry, dict) or "component" not in entry:
+                raise ValueError("not an entry")
+        except ValueError:
+            torn.append(number)
+    if not torn:
+        return []
+    sys.path.insert(0, str(link_collection()))
+    from ansible_collections.emergency.rollback.plugins.module_utils._journal import Journal
+
+    _entries, reported = Journal(str(path)).read()
+    unreported = sorted(set(torn) - {p["line"] for p in reported})
+    return ["journal line %d torn and not reported" % n for n in unreported]
+
+
+def lock_problems(state_dir):
+    """A lock still held by a live controller (the lock records ansible-playbook's pid, here)."""
+    path = Path(state_dir) / "rollback.lock"
+    if not path.exists():
+        return []
+    try:
+        holder = json.loads(path.read_text())
+    except ValueError as err:
+        return ["lock unreadable: %s" % err]
+    pid = holder.get("pid")
+    try:
+        os.kill(int(pid), 0)
+    except (ProcessLookupError, TypeError, ValueError):
+        return []  # held by a dead run: stale, the next run takes it over
+    return ["lock held by live pid %s (run %s)" % (pid, holder.get("run_id"))]
+
+
+def state_secret_problems(state_dir, secrets):
+    found = []
+    for path in Path(state_dir).rglob("*"):
+        if path.is_file() and path.suffix != ".pgc" and path.name != ".chaos-fill":
+            text = path.read_text(errors="replace")
+            found += ["secret %s... in %s" % (s[:4], path) for s in secrets if s and s in text]
+    return found
+
+
+def read_log(log, faults):
+    """(indexes of the applied faults, whether a kill was applied) from the callback's log; a
+    module kill counts only when it killed a module process."""
+    records = [json.loads(x) for x in log.read_text().splitlines()] if log.exists() else []
+    kills = {r["index"] for r in records if r["event"] == "killed"}
+    applied = [
+        r["index"]
+        for r in records
+        if r["event"] == "fault" and (faults[r["index"]].fault != "module_kill" or r["index"] in kills)
+    ]
+    return applied, any(faults[i].fault in KILLS for i in applied)
 
 
 def plan_from_seed(seed, runs, faults=FAULTS, kill_share=0.5):
@@ -474,9 +508,9 @@ def plan_from_seed(seed, runs, faults=FAULTS, kill_share=0.5):
     return plans
 
 
-def table(outcomes):
+def table(outcomes, order=FAULTS):
     """phases x faults: applied/planned per cell, (n) runs with a violation after the fault or re-run."""
-    kinds = [k for k in FAULTS if any(f.fault == k for o in outcomes for f in o.faults)]
+    kinds = [k for k in order if any(f.fault == k for o in outcomes for f in o.faults)]
     cells = {}
     for o in outcomes:
         for index, f in enumerate(o.faults):

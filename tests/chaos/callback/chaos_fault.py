@@ -19,6 +19,14 @@ Faults (kinds):
   pg_refuse        PostgreSQL refuses new connections: params.pg_hba rewritten to reject, the
                    postmaster (params.pg_data/postmaster.pid) reloaded.
   nginx_broken     `nginx -t` fails: a broken include in each of params.conf_dirs.
+  host_stop        SIGKILL of the systemd of the podman container params.container (the host
+                   dies); the driver starts it again before the re-run.
+  net_cut          nftables in the network namespace of params.container drop everything but
+                   loopback traffic, in and out, until the end of the play.
+With params.container, pg_refuse and nginx_broken act inside that container (podman exec;
+params.reload reloads PostgreSQL there); disk_full and module_kill work from the machine as they
+are (the state dir is a tmpfs of the machine bind-mounted into the host, and the host's module
+processes are visible in the machine's /proc).
 The driver (tests/chaos/chaos.py) clears the faults again after a kill.
 """
 
@@ -27,6 +35,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import threading
 import time
 
@@ -43,13 +52,35 @@ FILL = ".chaos-fill"
 BROKEN = "zz-chaos-broken.conf"
 
 
+REJECT = "local all all reject\nhost all all 0.0.0.0/0 reject\nhost all all ::/0 reject\n"
+NFT_CUT = """table inet chaos {
+  chain in { type filter hook input priority -300; policy drop; iif "lo" accept; }
+  chain out { type filter hook output priority -300; policy drop; oif "lo" accept; }
+}
+"""
+
+
+def in_container(container, script):
+    subprocess.run(["podman", "exec", "-i", container, "sh", "-s"], input=script, text=True, check=True)
+
+
 def reject_hba(params):
     """Save pg_hba.conf next to itself and reject every connection; returns how to undo it."""
+    if "container" in params:
+        hba, reload = params["pg_hba"], " ".join(params["reload"])
+        in_container(
+            params["container"],
+            "cp %s %s.chaos && printf '%%s' '%s' > %s && %s && sleep 0.3\n" % (hba, hba, REJECT, hba, reload),
+        )
+        # cat, not mv: the file keeps its owner (PostgreSQL must still read it)
+        return lambda: in_container(
+            params["container"], "cat %s.chaos > %s && rm %s.chaos && %s && sleep 0.3\n" % (hba, hba, hba, reload)
+        )
     hba = params["pg_hba"]
     with open(hba) as handle:
         saved = handle.read()
     with open(hba, "w") as handle:
-        handle.write("local all all reject\nhost all all 0.0.0.0/0 reject\nhost all all ::/0 reject\n")
+        handle.write(REJECT)
     reload_pg(params)
     return lambda: (write(hba, saved), reload_pg(params))
 
@@ -82,9 +113,39 @@ def fill_disk(params):
 
 def break_nginx(params):
     paths = [os.path.join(conf_dir, BROKEN) for conf_dir in params["conf_dirs"]]
+    if "container" in params:
+        files = " ".join(paths)
+        in_container(
+            params["container"], "for f in %s; do echo 'include /nonexistent/chaos-missing.conf;' > $f; done\n" % files
+        )
+        return lambda: in_container(params["container"], "rm -f %s\n" % files)
     for path in paths:
         write(path, "include /nonexistent/chaos-missing.conf;\n")
     return lambda: [os.unlink(path) for path in paths]
+
+
+def stop_host(params):
+    subprocess.run(["podman", "kill", "--signal", "KILL", params["container"]], capture_output=True, check=True)
+
+
+def container_pid(container):
+    out = subprocess.run(
+        ["podman", "inspect", "-f", "{{.State.Pid}}", container], capture_output=True, text=True, check=True
+    )
+    return out.stdout.strip()
+
+
+def cut_network(params):
+    pid = container_pid(params["container"])
+    subprocess.run(["nsenter", "-t", pid, "-n", "nft", "-f", "-"], input=NFT_CUT, text=True, check=True)
+
+    def undo():
+        # the host may have been stopped meanwhile: its namespace (and the rule) went with it
+        subprocess.run(
+            ["nsenter", "-t", pid, "-n", "nft", "delete", "table", "inet", "chaos"], capture_output=True, check=False
+        )
+
+    return undo
 
 
 def module_pids(remote_tmp):
@@ -194,6 +255,10 @@ class CallbackModule(CallbackBase):
             self.undo.append(reject_hba(params))
         elif kind == "nginx_broken":
             self.undo.append(break_nginx(params))
+        elif kind == "host_stop":
+            stop_host(params)
+        elif kind == "net_cut":
+            self.undo.append(cut_network(params))
         else:
             raise ValueError("chaos_fault: unknown fault %r" % kind)
 

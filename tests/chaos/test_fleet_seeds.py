@@ -1,0 +1,46 @@
+"""Regressions found by the chaos suite's fleet tier (tests/chaos/fleet.py), each a fixed plan
+named after the seed and run that found it. They need the four podman hosts (root, minutes each):
+they run with CHAOS_FLEET=1 (`make chaos TIER=fleet` sets it), never in `make test`.
+CHAOS_FLEET_BASE=DIR reuses hosts kept by `tests/chaos/run.py --tier fleet --keep --base DIR`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from tests.chaos.chaos import Fault
+from tests.chaos.fleet import FleetBox
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(os.environ.get("CHAOS_FLEET") != "1", reason="the fleet tier: CHAOS_FLEET=1 (root, podman)"),
+]
+
+
+@pytest.fixture(scope="module")
+def box():
+    kept = os.environ.get("CHAOS_FLEET_BASE")
+    if kept:
+        yield FleetBox(Path(kept) / "fleet", reuse=True)
+        return
+    base = Path(tempfile.mkdtemp(prefix="rollback-chaos-fleet-"))
+    fleet = FleetBox(base / "fleet")
+    yield fleet
+    fleet.stop()
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def test_seed_2613_run_1_an_app_host_dies_in_its_serial_batch(box):
+    """Seed 2613, run 1: app1 stopped in the middle of the app phase (rollback_serial: 1). Its batch
+    failed whole and ansible-playbook ends a playbook there: no whole-stack revert, no maintenance
+    page off on the balancer (which was up), no verdict, the locks left to the run. Each component
+    was still before or target and the re-run converged; the page left on is the violation."""
+    out = box.trial([Fault("app", 34, "host_stop", "app1")])
+    assert out.applied == [0] and not out.killed
+    assert out.after_fault == [], "after the fault: %s (states %s)" % (out.after_fault, out.states)
+    assert out.rerun_rc == 0 and out.after_rerun == [], out.after_rerun
