@@ -224,7 +224,8 @@ class Layout:
         if to in (None, "", "previous"):
             if len(ids) < 2:
                 raise ReleaseError(
-                    "only one release (%s) in %s; there is nothing to roll back to"
+                    # the reason first: a failure line cut at its end keeps it
+                    "nothing to roll back to: only one release (%s) in %s"
                     % (", ".join(ids) or "none", self.releases_dir)
                 )
             if not deploys:
