@@ -73,7 +73,7 @@ def assert_outcome(out):
 def test_a_fault_in_every_phase(box):
     plan = [Fault(phase, task, kind) for phase, task, kind in PLAN if kind in box.faults_possible()]
     assert [f.phase for f in plan] == [name for name, _p, _c in PHASES]
-    out = box.trial(plan)
+    out = box.trial_landed(plan)
     assert_outcome(out)
     missed = [f.label() for i, f in enumerate(plan) if i not in out.applied]
     assert missed == [], "faults not applied: %s" % missed
@@ -93,7 +93,7 @@ def test_seed_fixed_plan_whole_stack_revert_leaves_the_release_usable(box):
     """Found by PLAN above (the fixed plan, not a drawn seed): the module kill in the webhooks phase
     made the whole-stack revert switch the app back and mark r1 bad, so every re-run was refused
     ("release: refusing r1: it is marked bad") and never converged. Two components keep it short."""
-    out = box.trial([Fault("webhooks", 20, "module_kill")], rollback_components=["app", "webhooks"])
+    out = box.trial_landed([Fault("webhooks", 20, "module_kill")], rollback_components=["app", "webhooks"])
     assert out.applied == [0] and out.rc != 0
     assert out.states["fault"]["app"] == "before"  # reverted with the stack
     assert_outcome(out)

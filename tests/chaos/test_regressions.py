@@ -37,7 +37,7 @@ def test_seed_2026_disk_full_in_maintenance_off_then_module_kill_in_unlock(box):
     failed one still run: the report is written and the verdict says the closing failed, and where."""
     if "disk_full" not in box.faults_possible():
         pytest.skip("the state dir is not a tmpfs (mounting needs root)")
-    out = box.trial([Fault("maintenance off", 4, "disk_full"), Fault("unlock", 1, "module_kill")])
+    out = box.trial_landed([Fault("maintenance off", 4, "disk_full"), Fault("unlock", 1, "module_kill")])
     assert out.applied == [0, 1], out.applied
     assert_outcome(out)
     assert out.states["fault"]["app"] == "target"
@@ -55,7 +55,7 @@ def test_seed_2026_module_kill_in_assess_closes_the_run(box):  # noqa: F811
     """Seed 2026, run 11: a module killed in the assess play (the assessment's journal line, after
     the lock was taken) ended the run with the lock held and no report or verdict. Now nothing
     changes, the lock is released, the report is written and the verdict names the phase."""
-    out = box.trial([Fault("assess", 14, "module_kill")])
+    out = box.trial_landed([Fault("assess", 14, "module_kill")])
     assert out.applied == [0], out.applied
     assert_outcome(out)
     assert out.rc != 0

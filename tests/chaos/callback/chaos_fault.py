@@ -12,8 +12,10 @@ CHAOS_PLAN: {"faults": [{"play": <play name prefix>, "task": N, "host": H, "faul
 Faults (kinds):
   controller_kill  SIGKILL of ansible-playbook and of everything it started (its process group):
                    the controller machine dies; nothing of the run cleans up.
-  module_kill      SIGKILL of the next module process (AnsiballZ) the run starts in this play,
-                   while it runs; params.remote_tmp names the run's remote temp dir.
+  module_kill      SIGKILL of the next module process (the interpreter running AnsiballZ) the
+                   run starts in this play, while it runs; params.remote_tmp names the run's
+                   remote temp dir. The task's result says whether the kill landed (failed) or
+                   came after the module had answered (ok): logged as "kill_result".
   disk_full        fill the filesystem of params.state_dir (a small tmpfs the driver mounts)
                    with params.state_dir/.chaos-fill.
   pg_refuse        PostgreSQL refuses new connections: params.pg_hba rewritten to reject, the
@@ -149,7 +151,8 @@ def cut_network(params):
 
 
 def module_pids(remote_tmp):
-    """Pids of the module processes (AnsiballZ) running under the run's remote temp dir."""
+    """Pids of the interpreters running a module (AnsiballZ) under the run's remote temp dir: not
+    the shell around them, nor the chmod and rm of the temp dir (killing those is no module kill)."""
     pids = []
     for name in os.listdir("/proc"):
         if not name.isdigit():
@@ -159,7 +162,9 @@ def module_pids(remote_tmp):
                 argv = handle.read().split(b"\0")
         except OSError:
             continue
-        if any(b"AnsiballZ_" in arg and remote_tmp.encode() in arg for arg in argv):
+        if not os.path.basename(argv[0]).startswith(b"python"):
+            continue
+        if any(arg.endswith(b".py") and b"AnsiballZ_" in arg and remote_tmp.encode() in arg for arg in argv[1:]):
             pids.append(int(name))
     return pids
 
@@ -179,6 +184,7 @@ class CallbackModule(CallbackBase):
         self.counts = {}  # (play, host) -> task results
         self.undo = []  # how to clear the faults of the current play
         self.watches = []  # module_kill watchers of the current play
+        self.kills = {}  # index of a module_kill -> host, until that host's next result
 
     def log(self, **record):
         if not self.log_path:
@@ -212,6 +218,10 @@ class CallbackModule(CallbackBase):
         self.counts[key] = self.counts.get(key, 0) + 1
         n = self.counts[key]
         self.log(event="task", play=self.play, host=host, n=n, task=result._task.get_name(), status=status)
+        for index, killed in list(self.kills.items()):
+            if killed == host:
+                del self.kills[index]
+                self.log(event="kill_result", index=index, status=status, task=result._task.get_name())
         for index, fault in enumerate(self.faults):
             if (
                 fault.get("done")
@@ -248,7 +258,9 @@ class CallbackModule(CallbackBase):
         elif kind == "module_kill":
             stop = threading.Event()
             self.watches.append(stop)
-            threading.Thread(target=self._watch, args=(index, params["remote_tmp"], stop), daemon=True).start()
+            threading.Thread(
+                target=self._watch, args=(index, fault["host"], params["remote_tmp"], stop), daemon=True
+            ).start()
         elif kind == "disk_full":
             self.undo.append(fill_disk(params))
         elif kind == "pg_refuse":
@@ -262,11 +274,12 @@ class CallbackModule(CallbackBase):
         else:
             raise ValueError("chaos_fault: unknown fault %r" % kind)
 
-    def _watch(self, index, remote_tmp, stop):
+    def _watch(self, index, host, remote_tmp, stop):
         """Kill the first module process that starts in the rest of this play, while it runs."""
         while not stop.is_set():
             pids = module_pids(remote_tmp)
             if pids:
+                self.kills[index] = host
                 for pid in pids:
                     try:
                         os.kill(pid, signal.SIGKILL)
