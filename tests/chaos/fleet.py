@@ -48,6 +48,7 @@ COMPLETE = REPO / "playbooks" / "rollback_complete.yml"
 IMAGE = "localhost/rollback-services:bookworm"
 PREFIX = "rb-chaos"
 NETWORK = "rb-chaos"
+SUBNET = "10.89.213.%d"
 HOSTS = {"app1": "web", "app2": "web", "lb": "loadbalancers", "db": "databases"}
 STATE = "/var/lib/emergency-rollback"
 UPSTREAM = "/etc/nginx/conf.d/emergency-rollback-upstream.conf"
@@ -58,9 +59,6 @@ PG_PASSWORD = "molecule-pg-pass"
 FLEET_FAULTS = ("controller_kill", "module_kill", "disk_full", "pg_refuse", "nginx_broken", "host_stop", "net_cut")
 # which hosts a fault can act on (unlisted: any)
 FAULT_HOSTS = {"pg_refuse": ("db",), "nginx_broken": ("lb",)}
-# a known finding, fixed on its own branch (chaosfix): a full disk in "maintenance off" leaves
-# the page on; left out of the draw until that fix is in main
-SKIP_DISK_FULL = ("maintenance off",)
 # What may be left in flight: a killed run cannot finish the certificate reload and the maintenance
 # page off, and a stopped balancer cannot either; a stopped app or database host leaves the
 # controller alive and the balancer up, so the page must still go off.
@@ -69,28 +67,28 @@ LB_KILLS = ("host_stop",)
 # Task results per phase and host in a clean run from the bad deploy (calibration:
 # `tests/chaos/run.py --tier fleet --calibrate`); hosts without tasks in a phase are left out.
 FLEET_PHASES = (
-    ("assess", {"db": 19, "app1": 9, "app2": 9, "lb": 9}),
+    ("assess", {"db": 27, "app1": 17, "app2": 17, "lb": 17}),
     ("notify start", {"localhost": 1}),
-    ("maintenance on", {"lb": 8}),
-    ("database", {"db": 59}),
-    ("app", {"app1": 66, "app2": 66}),
-    ("ssl", {"lb": 49}),
-    ("cache", {"db": 48}),
+    ("maintenance on", {"lb": 14}),
+    ("database", {"db": 63}),
+    ("app", {"app1": 72, "app2": 72}),
+    ("ssl", {"lb": 53}),
+    ("cache", {"db": 52}),
     ("webhooks", {}),  # not among the fleet's components
     ("verify", {"localhost": 1}),
-    ("traffic", {"lb": 25}),
-    ("revert traffic", {"lb": 2}),
+    ("traffic", {"lb": 29}),
+    ("revert traffic", {"lb": 3}),
     ("revert webhooks", {}),
     ("revert cache", {"db": 2}),
     ("revert ssl", {"lb": 2}),
     ("revert app", {"app1": 2, "app2": 2}),
     ("revert database", {"db": 2}),
-    ("maintenance off", {"lb": 8}),
+    ("maintenance off", {"lb": 13}),
     ("notify end", {"localhost": 1}),
     ("alerts", {"localhost": 1}),
-    ("unlock", {"db": 3, "app1": 3, "app2": 3, "lb": 3}),
-    ("report", {"db": 5, "app1": 2, "app2": 2, "lb": 2}),
-    ("verdict", {"localhost": 2}),
+    ("unlock", {"db": 7, "app1": 7, "app2": 7, "lb": 7}),
+    ("report", {"db": 9, "app1": 6, "app2": 6, "lb": 6}),
+    ("verdict", {"localhost": 4}),
 )
 
 
@@ -218,13 +216,18 @@ class FleetBox:
     def _create(self):
         self.stop_containers()
         if subprocess.run(["podman", "network", "exists", NETWORK], check=False).returncode:
-            sh("podman", "network", "create", NETWORK)
-        for host in HOSTS:
+            sh("podman", "network", "create", "--subnet", SUBNET % 0 + "/24", NETWORK)
+        # Fixed addresses in every host's /etc/hosts: a stopped host's name still resolves, as a DNS
+        # record does when a server dies (podman's DNS forgets it, and nginx -t on the balancer would
+        # then fail on the upstream's server name).
+        hosts = [a for i, h in enumerate(HOSTS) for a in ("--add-host", "%s:%s" % (name(h), SUBNET % (11 + i)))]
+        for index, host in enumerate(HOSTS):
             state = self.state_dir(host)
             state.mkdir(parents=True, exist_ok=True)
             sh("mount", "-t", "tmpfs", "-o", "size=%s,mode=0755" % self.tmpfs_size, "chaos-%s" % host, str(state))
             sh(
                 "podman", "run", "-d", "--name", name(host), "--hostname", name(host), "--network", NETWORK,
+                "--ip", SUBNET % (11 + index), *hosts,
                 "--systemd", "always", "-v", "%s:%s" % (state, STATE), IMAGE, "/sbin/init",
             )  # fmt: skip
         for host in HOSTS:
@@ -498,7 +501,7 @@ class FleetBox:
         run_id = "chaos-fleet-%d-%d" % (os.getpid(), self.runs + 1)
         log = self.base / "runs" / ("chaos-%03d.jsonl" % (self.runs + 1))
         run = self.run(faults, log=log, extra=extra, run_id=run_id)
-        out = Outcome(faults=list(faults), rc=run.rc)
+        out = Outcome(faults=list(faults), rc=run.rc, run=run)
         out.applied, _ = read_log(log, faults)
         out.killed = any(
             faults[i].fault in KILLS or (faults[i].fault in LB_KILLS and faults[i].host == "lb") for i in out.applied
@@ -506,7 +509,7 @@ class FleetBox:
         self.clear_faults()
         out.after_fault, out.in_flight, out.states["fault"] = self.check(run, out.killed)
         again = self.run(extra=extra, run_id=run_id)
-        out.rerun_rc = again.rc
+        out.rerun, out.rerun_rc = again, again.rc
         out.after_rerun, _, out.states["rerun"] = self.check(
             again, False, final=True, components=extra.get("rollback_components")
         )
@@ -556,8 +559,6 @@ def fleet_plan_from_seed(seed, runs, phases=FLEET_PHASES, faults=FLEET_FAULTS, k
                     kinds = [k for k in faults if k == "module_kill"]
                 else:
                     kinds = [k for k in faults if k != "controller_kill" and host in FAULT_HOSTS.get(k, (host,))]
-                    if phase in SKIP_DISK_FULL:
-                        kinds = [k for k in kinds if k != "disk_full"]
                 if kinds:
                     plan.append(Fault(phase, rng.randint(1, counts[host]), rng.choice(kinds), host))
         plans.append(plan)

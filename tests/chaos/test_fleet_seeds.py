@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from tests.chaos.chaos import Fault
-from tests.chaos.fleet import FleetBox
+from tests.chaos.fleet import FleetBox, name
+from tests.harness.stack import VERDICT
 
 pytestmark = [
     pytest.mark.integration,
@@ -39,8 +40,15 @@ def test_seed_2613_run_1_an_app_host_dies_in_its_serial_batch(box):
     """Seed 2613, run 1: app1 stopped in the middle of the app phase (rollback_serial: 1). Its batch
     failed whole and ansible-playbook ends a playbook there: no whole-stack revert, no maintenance
     page off on the balancer (which was up), no verdict, the locks left to the run. Each component
-    was still before or target and the re-run converged; the page left on is the violation."""
+    was still before or target and the re-run converged; the page left on was the violation. Now
+    the run goes on: the host that stopped answering fails its phase, the stack is reverted where
+    the hosts answer, the page goes off and the verdict names the host."""
     out = box.trial([Fault("app", 34, "host_stop", "app1")])
     assert out.applied == [0] and not out.killed
     assert out.after_fault == [], "after the fault: %s (states %s)" % (out.after_fault, out.states)
+    assert out.rc != 0
+    msg = out.run.result(VERDICT)["msg"]
+    app1 = name("app1")
+    assert "Why: app on %s: stopped answering, the role did not finish" % app1 in msg, msg
+    assert "app on %s: NOT reverted, the host stopped answering" % app1 in msg, msg
     assert out.rerun_rc == 0 and out.after_rerun == [], out.after_rerun

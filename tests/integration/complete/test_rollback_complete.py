@@ -5,12 +5,14 @@ site, the Stripe and Slack stand-ins, and a client loop counting answers."""
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import pytest
 
 from tests.harness.app import live_of
 from tests.harness.providers import STRIPE_KEY
+from tests.harness.services import free_port
 from tests.harness.sslcache import pki  # noqa: F401 - fixture
 from tests.harness.stack import BAD_HOOK, COMPLETE, GOOD_HOOK, PARTIAL, VERDICT, changed_tasks
 from tests.harness.traffic import ClientLoop
@@ -153,3 +155,32 @@ def test_failed_app_phase_swaps_the_database_back_and_skips_the_rest(playbook, s
     assert sandbox.tls.files() == sandbox.bad_tls
     assert "# maintenance: off" in sandbox.maintenance.read_text()
     assert not (sandbox.state_dir / "rollback.lock").exists()
+
+
+def test_a_host_that_does_not_answer_stops_the_run_before_any_change(playbook, sandbox):  # noqa: F811
+    """A cache host whose ssh port is closed: ansible-core drops an unreachable host from the play
+    and ends the playbook when a whole batch is gone, which no rescue catches. rollback_complete
+    ignores unreachable hosts and checks each host still answers at the end of every phase: the
+    run stops in the assess phase, closes (locks, report) and the verdict names the host."""
+    inventory = sandbox.inventory()
+    inventory["all"]["children"]["cache"]["hosts"]["gone"] = {
+        "ansible_connection": "ssh",
+        "ansible_host": "127.0.0.1",
+        "ansible_port": free_port(),
+        "ansible_ssh_common_args": "-o ConnectTimeout=2 -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null",
+    }
+    run = playbook(COMPLETE, inventory=inventory, extravars=sandbox.extravars())
+    assert run.rc != 0
+    msg = run.result(VERDICT)["msg"]
+    assert msg.startswith("The complete rollback failed in the assess phase, before any component was changed."), msg
+    assert "assess on gone at 'Fail when this host no longer answers': it stopped answering:" in msg, msg
+    assert "Closing failed: unlock on gone" in msg and "report on gone" in msg, msg
+    # nothing changed on the hosts that answered, and their lock is released
+    assert live_of(sandbox.root) == "r2"
+    assert (sandbox.db.oid(), sandbox.db.counts()) == sandbox.bad_db
+    assert len(sandbox.redis.keys("page:*")) == 50 and sandbox.hook_url == BAD_HOOK
+    assert "# maintenance: off" in sandbox.maintenance.read_text()
+    assert not (sandbox.state_dir / "rollback.lock").exists()
+    run_id = re.search(r"Run (\S+); see the journal", msg).group(1)
+    report = (sandbox.state_dir / "reports" / run_id / ("incident-%s.md" % run_id)).read_text()
+    assert "journal of gone not read (it stopped answering)" in report, report[:1500]
