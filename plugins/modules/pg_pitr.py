@@ -688,7 +688,12 @@ class Pitr:
             self.exchange(pre, kept, options)
         except (_pg.PgError, OSError) as err:
             step.fail("pg_pitr: cannot swap %s back in: %s" % (pre, err), journal_fields=fields, **self.result)
-        self.record(state="reverted", live_ino=os.stat(self.data_dir).st_ino, reverted_dir=kept, options=options)
+        try:
+            self.record(state="reverted", live_ino=os.stat(self.data_dir).st_ino, reverted_dir=kept, options=options)
+        except OSError as err:  # the swap is done; a full state dir must not turn it into a failure
+            self.module.warn(
+                "pg_pitr: %s is live again, but this could not be recorded in %s (%s)" % (pre, self.state_path, err)
+            )
         step.exit(
             True,
             message="%s is live again; the recovered data directory is kept as %s" % (pre, kept),

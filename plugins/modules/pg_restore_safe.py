@@ -622,6 +622,14 @@ class SafeRestore:
         rec = self.recorded
         if rec.get("state") == "reverted" and rec.get("live_oid") == live["oid"]:
             self.module.exit_json(changed=False, live_oid=live["oid"], msg="already reverted", **self.result)
+        if rec.get("state") == "restored" and rec.get("pre_rollback_oid") == live["oid"]:
+            # swapped back by a run that could not record it (its state dir was full)
+            self.module.exit_json(
+                changed=False,
+                live_oid=live["oid"],
+                msg="already reverted: the pre-rollback database is live (not recorded by the run that swapped it)",
+                **self.result,
+            )
         if rec.get("state") != "restored" or not rec.get("pre_rollback_db"):
             self.fail_early(
                 "no restore of %s is recorded in %s, so there is nothing to revert; nothing was changed"
@@ -643,6 +651,16 @@ class SafeRestore:
             if self.module.check_mode:
                 self.module.exit_json(changed=True, live_oid=live["oid"], pre_rollback_db=pre, diff=diff, **self.result)
             terminated = self.pg.swap(self.db, pre, keep_as, attempts=self.p["swap_attempts"])
+        except _pg.PgError as err:
+            if conn is not None:
+                conn.close()
+            step.fail(
+                "pg_restore_safe: cannot swap %s back in as %s: %s; nothing was renamed" % (pre, self.db, err),
+                journal_fields=fields,
+                **self.result,
+            )
+        # The swap is done: what follows cannot undo it, so a failure here is a warning, not "nothing renamed".
+        try:
             self.recorded = {
                 "state": "reverted",
                 "live_oid": info["oid"],
@@ -653,14 +671,12 @@ class SafeRestore:
             _pg.write_restore_state(self.state_path, self.recorded)
             self.apply_retention(conn, "reverted")
         except (_pg.PgError, OSError) as err:
-            step.fail(
-                "pg_restore_safe: cannot swap %s back in as %s: %s; nothing was renamed" % (pre, self.db, err),
-                journal_fields=fields,
-                **self.result,
+            self.module.warn(
+                "pg_restore_safe: %s is live again as %s, but this could not be recorded in %s (%s); a re-run "
+                "sees the pre-rollback database live and changes nothing" % (pre, self.db, self.state_path, err)
             )
         finally:
-            if conn is not None:
-                conn.close()
+            conn.close()
         step.exit(
             True,
             message="%s is live again as %s; the restored database is kept as %s" % (pre, self.db, keep_as),

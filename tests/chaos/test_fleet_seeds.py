@@ -52,3 +52,18 @@ def test_seed_2613_run_1_an_app_host_dies_in_its_serial_batch(box):
     assert "Why: app on %s: stopped answering, the role did not finish" % app1 in msg, msg
     assert "app on %s: NOT reverted, the host stopped answering" % app1 in msg, msg
     assert out.rerun_rc == 0 and out.after_rerun == [], out.after_rerun
+
+
+def test_seed_2711_run_1_the_state_dir_runs_full_as_the_database_is_swapped_back(box):
+    """Seed 2711, run 1: app2 stopped in the app phase, and the database host's state dir ran full as
+    the whole-stack revert swapped the pre-rollback database back. The swap happened, its record
+    could not be written, and pg_restore_safe said "nothing was renamed": the role stopped before
+    upgrading the schema back, leaving the database downgraded (neither before nor target). Now the
+    swap is reported done with a warning, the schema goes back up and the database is as before."""
+    out = box.trial([Fault("app", 22, "host_stop", "app2"), Fault("revert database", 1, "disk_full", "db")])
+    assert out.applied == [0, 1] and not out.killed
+    assert out.states["fault"]["db/database"] == "before", out.states
+    assert out.after_fault == [], "after the fault: %s (states %s)" % (out.after_fault, out.states)
+    msg = out.run.result(VERDICT)["msg"]
+    assert "database on %s: the pre-rollback database" % name("db") in msg, msg
+    assert out.rerun_rc == 0 and out.after_rerun == [], out.after_rerun

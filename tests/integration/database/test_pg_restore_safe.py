@@ -267,3 +267,26 @@ def test_restore_again_after_a_deploy_migrated_the_restored_database(task, pgdb,
     assert "coupon" not in pgdb.execute(columns)[0][0]
     event, third, _ = task(RESTORE, dict(pg_args, snapshot="good", run_id="rb-3"))
     assert event == "runner_on_ok" and not third["changed"], third.get("msg")
+
+
+def test_revert_on_a_full_state_dir_swaps_back_and_says_it(task, pgdb, full_disk):
+    """Chaos seed 2711, run 1: the state dir ran full while the whole-stack revert swapped the
+    pre-rollback database back. The swap happened, writing its record failed, and the module said
+    "nothing was renamed": the role stopped before upgrading the schema back, and the database was
+    neither before nor target. The swap is now reported as done, with a warning that it is not
+    recorded, and a re-run finds the pre-rollback database live and changes nothing."""
+    args = pgdb.params(state_dir=str(full_disk.path), run_id="rb-test")
+    snapshot(task, args)
+    old_oid = pgdb.oid()
+    pgdb.execute("INSERT INTO users (name) VALUES ('after-snapshot')")
+    event, res, _ = task(RESTORE, dict(args, snapshot="latest"))
+    assert event == "runner_on_ok" and pgdb.counts()["users"] == 20
+    full_disk.fill()
+    event, rev, _ = task(RESTORE, dict(args, state="reverted"))
+    assert event == "runner_on_ok" and rev["changed"], rev
+    assert pgdb.oid() == old_oid and pgdb.counts()["users"] == 21
+    assert rev["pre_rollback_db"] == res["pre_rollback_db"] and "nothing was renamed" not in str(rev)
+    assert any("could not be recorded" in w for w in rev.get("warnings", [])), rev
+    event, again, _ = task(RESTORE, dict(args, state="reverted"))
+    assert event == "runner_on_ok" and not again["changed"], again
+    assert "already reverted" in again["msg"] and pgdb.oid() == old_oid
