@@ -16,6 +16,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.harness.fill import fill
+
 PG_BIN_CANDIDATES = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
 
 
@@ -353,16 +355,7 @@ class SmallDisk:
         return self.mounted
 
     def fill(self):
-        fd = os.open(self.path / ".fill", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        try:
-            for block in (1 << 16, 1):
-                try:
-                    while True:
-                        os.write(fd, b"\0" * block)
-                except OSError:
-                    continue
-        finally:
-            os.close(fd)
+        fill(self.path / ".fill")
 
     def umount(self):
         if self.mounted:

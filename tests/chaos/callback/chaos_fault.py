@@ -38,10 +38,15 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 
 from ansible.plugins.callback import CallbackBase
+
+# loaded by ansible-playbook from its plugin dir: the repository's own test helpers by path
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
+from tests.harness.fill import fill  # noqa: E402
 
 DOCUMENTATION = """
 name: chaos_fault
@@ -100,16 +105,7 @@ def reload_pg(params):
 
 def fill_disk(params):
     path = os.path.join(params["state_dir"], FILL)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    try:
-        for size in (1 << 20, 4096, 1):  # down to the last byte
-            try:
-                while True:
-                    os.write(fd, b"\0" * size)
-            except OSError:
-                continue
-    finally:
-        os.close(fd)
+    fill(path)
     return lambda: os.unlink(path)
 
 
