@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import shutil
 import subprocess
 import time
@@ -197,7 +198,8 @@ class FleetBox:
         if reuse and saved.exists():  # a box kept by an earlier run (run.py --keep)
             self.target_state = json.loads(saved.read_text())
             self.pristine = {host: self.base / host / "state.pristine" for host in HOSTS}
-            self.runs = len([p for p in (self.base / "runs").glob("[0-9]*") if p.is_dir()])
+            # on from the last run kept (a killed driver may leave a run's log without its directory)
+            self.runs = max((int(re.sub(r"\D", "", p.name)) for p in (self.base / "runs").glob("*[0-9]*")), default=0)
             return
         try:
             self._create()
