@@ -50,6 +50,7 @@ IMAGE = "localhost/rollback-services:bookworm"
 PREFIX = "rb-chaos"
 NETWORK = "rb-chaos"
 SUBNET = "10.89.213.%d"
+MAC = "02:42:0a:59:d5:%02x"
 HOSTS = {"app1": "web", "app2": "web", "lb": "loadbalancers", "db": "databases"}
 STATE = "/var/lib/emergency-rollback"
 UPSTREAM = "/etc/nginx/conf.d/emergency-rollback-upstream.conf"
@@ -221,7 +222,8 @@ class FleetBox:
             sh("podman", "network", "create", "--subnet", SUBNET % 0 + "/24", NETWORK)
         # Fixed addresses in every host's /etc/hosts: a stopped host's name still resolves, as a DNS
         # record does when a server dies (podman's DNS forgets it, and nginx -t on the balancer would
-        # then fail on the upstream's server name).
+        # then fail on the upstream's server name). A fixed MAC too: a restarted host keeps its NIC,
+        # where podman would give it a new one that the balancer's ARP cache does not know yet.
         hosts = [a for i, h in enumerate(HOSTS) for a in ("--add-host", "%s:%s" % (name(h), SUBNET % (11 + i)))]
         for index, host in enumerate(HOSTS):
             state = self.state_dir(host)
@@ -229,7 +231,7 @@ class FleetBox:
             sh("mount", "-t", "tmpfs", "-o", "size=%s,mode=0755" % self.tmpfs_size, "chaos-%s" % host, str(state))
             sh(
                 "podman", "run", "-d", "--name", name(host), "--hostname", name(host), "--network", NETWORK,
-                "--ip", SUBNET % (11 + index), *hosts,
+                "--ip", SUBNET % (11 + index), "--mac-address", MAC % (11 + index), *hosts,
                 "--systemd", "always", "-v", "%s:%s" % (state, STATE), IMAGE, "/sbin/init",
             )  # fmt: skip
         for host in HOSTS:
@@ -327,10 +329,12 @@ class FleetBox:
     def clear_faults(self):
         """Hosts stopped by a fault started again, the network mended, the other faults undone
         (after a kill the callback could not)."""
+        restarted = []
         for host in HOSTS:
             if sh("podman", "inspect", "-f", "{{.State.Running}}", name(host)) != "true":
                 sh("podman", "start", name(host))
                 self.wait_booted(host)
+                restarted.append(host)
             subprocess.run(
                 ["nsenter", "-t", self.pid(host), "-n", "nft", "delete", "table", "inet", "chaos"],
                 capture_output=True,
@@ -345,6 +349,14 @@ class FleetBox:
             "until runuser -u postgres -- pg_isready -q; do sleep 0.2; done\n"
             'until [ "$(redis-cli ping 2>/dev/null)" = PONG ]; do sleep 0.2; done\n' % (PG_HBA, PG_HBA),
         )
+        # a host is back when its service answers the balancer (the operator re-runs then)
+        for host in restarted:
+            if HOSTS[host] == "web":
+                pexec(
+                    "lb",
+                    "for i in $(seq 150); do curl -sf -o /dev/null http://%s:8080/ && exit 0; sleep 0.2; done\n"
+                    "exit 1\n" % name(host),
+                )
 
     def pid(self, host):
         return sh("podman", "inspect", "-f", "{{.State.Pid}}", name(host))
