@@ -61,6 +61,15 @@ options:
     type: list
     elements: str
     default: []
+  undo:
+    description:
+      - The O(weights) are ones that were live before (RV(previous_weights) of an earlier run). Putting
+        them back undoes a change and restores service, so it goes ahead without the safety snapshot,
+        with a warning, when that cannot be written (a full O(state_dir)). The weights replaced are
+        those of the step being undone, which the caller already knows.
+      - With V(false), a snapshot that cannot be written refuses the change.
+    type: bool
+    default: false
 """
 
 EXAMPLES = r"""
@@ -235,6 +244,7 @@ def main():
                 pools=dict(type="dict", required=True),
                 weights=dict(type="dict", required=True),
                 directives=dict(type="list", elements="str", default=[]),
+                undo=dict(type="bool", default=False),
                 **nginx_argument_spec(),
             )
         ),
@@ -257,6 +267,7 @@ def main():
         unchanged="upstream %s already at %s" % (p["upstream"], weights),
         changed="upstream %s weights set" % p["upstream"],
         journal_fields={"from_": previous, "to": weights},
+        snapshot_optional=p["undo"],
     )
 
 

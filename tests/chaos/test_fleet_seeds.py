@@ -67,3 +67,19 @@ def test_seed_2711_run_1_the_state_dir_runs_full_as_the_database_is_swapped_back
     msg = out.run.result(VERDICT)["msg"]
     assert "database on %s: the pre-rollback database" % name("db") in msg, msg
     assert out.rerun_rc == 0 and out.after_rerun == [], out.after_rerun
+
+
+def test_seed_2712_run_8_the_state_dir_runs_full_in_the_middle_of_the_gradual_restore(box):
+    """Seed 2712, run 8: the balancer's state dir ran full after the first step of the gradual
+    restore. The next step was refused (its undo needs the snapshot), and so was putting the weights
+    live before the restore back: the upstream stayed half-way, the whole-stack revert skipped it (the
+    role was taken to have put them back) and the verdict did not say. Putting weights back now needs
+    no new snapshot; where it still fails, the revert play tries again and says NOT reverted."""
+    out = box.trial([Fault("traffic", 16, "disk_full", "lb")])
+    assert out.applied == [0] and not out.killed
+    assert out.states["fault"]["lb/upstream"] == "target", out.states
+    assert out.after_fault == [], "after the fault: %s (states %s)" % (out.after_fault, out.states)
+    msg = out.run.result(VERDICT)["msg"]
+    assert "traffic on %s: traffic: gradual restore of pool" % name("lb") in msg, msg
+    assert "put back to" in msg, msg
+    assert out.rerun_rc == 0 and out.after_rerun == [], out.after_rerun

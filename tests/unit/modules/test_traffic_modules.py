@@ -134,6 +134,28 @@ def test_maintenance_off_goes_ahead_on_a_full_state_dir_on_is_refused(tmp_path, 
     assert conf.read_text() == maintenance.OFF
 
 
+def test_weights_put_back_on_a_full_state_dir_a_new_step_is_refused(tmp_path, full_disk):
+    """Chaos seed 2712, runs 8 and 11: the state dir ran full in the middle of a gradual restore; the
+    next step was refused (right: its undo needs the snapshot) and putting the weights live before
+    the restore back was refused too, leaving the upstream at the half-way weights. undo=true
+    (what the role's revert passes) goes ahead without the snapshot and says so."""
+    args = weights_args(tmp_path, {"blue": 100, "green": 100}, state_dir=str(full_disk.path), journal=False)
+    conf = args["path"]
+    assert modules.run(traffic_weights, args)[0]
+    ok, half = modules.run(traffic_weights, dict(args, weights={"blue": 50, "green": 100}))
+    assert ok and half["changed"] and half["snapshot"]
+    full_disk.fill()
+    ok, step = modules.run(traffic_weights, dict(args, weights={"blue": 100, "green": 50}, journal=True))
+    assert not ok and "No space left on device" in step["msg"] and step["msg"].endswith("nothing was changed")
+    ok, back = modules.run(traffic_weights, dict(args, weights=half["previous_weights"], journal=True, undo=True))
+    assert ok, back["msg"]
+    assert back["changed"] and back["snapshot"] is None and back["journal_error"] == "No space left on device"
+    assert traffic_weights.pool_weights(POOLS, traffic_weights.parse_weights(open(conf).read())) == {
+        "blue": 100,
+        "green": 100,
+    }
+
+
 def test_missing_directory_is_refused(tmp_path):
     ok, res = modules.run(
         traffic_weights, weights_args(tmp_path, {"blue": 1, "green": 1}, path=str(tmp_path / "no/u.conf"))
