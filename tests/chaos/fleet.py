@@ -522,17 +522,13 @@ class FleetBox:
         run = self.run(faults, log=log, extra=extra, run_id=run_id)
         out = Outcome(faults=list(faults), rc=run.rc, run=run)
         out.applied, _ = read_log(log, faults)
-        out.killed = any(
-            faults[i].fault in KILLS or (faults[i].fault in LB_KILLS and faults[i].host == "lb") for i in out.applied
-        )
+        kills = [
+            f for f in (faults[i] for i in out.applied) if f.fault in KILLS or (f.fault in LB_KILLS and f.host == "lb")
+        ]
+        out.killed = bool(kills)
         self.clear_faults()
         order = [name for name, _counts in FLEET_PHASES]
-        weights_killed = any(
-            i in out.applied
-            and (f.fault in KILLS or (f.fault in LB_KILLS and f.host == "lb"))
-            and order.index(f.phase) <= order.index("revert traffic")
-            for i, f in enumerate(faults)
-        )
+        weights_killed = any(order.index(f.phase) <= order.index("revert traffic") for f in kills)
         out.after_fault, out.in_flight, out.states["fault"] = self.check(run, out.killed, weights_killed=weights_killed)
         again = self.run(extra=extra, run_id=run_id)
         out.rerun, out.rerun_rc = again, again.rc
