@@ -322,15 +322,7 @@ class ChaosBox:
         if not now["maintenance"]:
             (in_flight if killed and not final else violations).append("maintenance page left on")
         violations += self.snapshot_problems() + self.journal_problems()
-        if "the stack was reverted to its pre-rollback state" in run.stdout:
-            # the verdict must be true of every component, not only of those whose undo ran
-            # except what it names as not undoable (a flushed cache)
-            kept = {"cache"} if re.search(r"cannot be undone \([^)]*cache on", run.stdout) else set()
-            violations += [
-                "verdict says reverted, but %s is %s" % (c, v)
-                for c, v in states.items()
-                if v != "before" and c not in kept
-            ]
+        violations += verdict_problems(run.stdout, states, lambda c: "%s on " % c)
         violations += self.secret_problems([("run output", run.stdout), ("runner artifacts", run.artifacts_text())])
         if final:
             if run.rc != 0:
@@ -479,6 +471,20 @@ def state_secret_problems(state_dir, secrets):
             text = path.read_text(errors="replace")
             found += ["secret %s... in %s" % (s[:4], path) for s in secrets if s and s in text]
     return found
+
+
+def verdict_problems(stdout, states, named, same=lambda c, v: v == "before"):
+    """A verdict "reverted to its pre-rollback state" must be true of every component, not only of
+    those whose undo ran, except those it names as not undoable (a flushed cache): named(c) is how
+    the verdict names component c, same(c, v) whether state v of c is the state before the run."""
+    if "the stack was reverted to its pre-rollback state" not in stdout:
+        return []
+    kept = re.search(r"cannot be undone \(([^)]*)\)", stdout)
+    return [
+        "verdict says reverted, but %s is %s" % (c, v)
+        for c, v in states.items()
+        if not same(c, v) and not (kept and named(c) in kept.group(1))
+    ]
 
 
 def read_log(log, faults):

@@ -40,6 +40,7 @@ from tests.chaos.chaos import (
     read_log,
     snapshot_problems,
     state_secret_problems,
+    verdict_problems,
 )
 from tests.harness.ansible import run_playbook
 
@@ -420,16 +421,30 @@ class FleetBox:
 
     # --- the invariants -------------------------------------------------------------------------
 
-    def check(self, run, killed, final=False, components=None, weights_killed=False):
+    def check(self, run, killed, final=False, components=None, weights_killed=False, lb_refused=()):
         """weights_killed: the controller or the balancer died before the revert of the traffic phase
-        could put the weights back, so a gradual restore may be left half-way (in flight)."""
+        could put the weights back, so a gradual restore may be left half-way (in flight).
+        lb_refused: the phases in which nginx -t refused every configuration (a broken include, to
+        the end of the phase). Refused through the traffic revert, weights left half-way by the
+        traffic phase cannot be put back: in flight where the run failed and its verdict says
+        traffic was not brought back, and so is the maintenance page it then keeps on."""
         now = self.observe()
         states = self.classify(now)
-        in_flight = []
-        if weights_killed and not final and states["lb/upstream"].startswith("between"):
-            in_flight.append("upstream weights left half-way by a kill before the traffic revert")
+        violations, in_flight = [], []
+        refused = (
+            not final
+            and "revert traffic" in lb_refused
+            and run.rc != 0
+            and re.search(r"revert failed for [^:]*traffic on %s" % name("lb"), run.stdout)
+        )
+        if not final and states["lb/upstream"].startswith("between") and (weights_killed or refused):
+            in_flight.append(
+                "upstream weights left half-way by a kill before the traffic revert"
+                if weights_killed
+                else "upstream weights left half-way: nginx refused every configuration in the traffic revert"
+            )
             states = dict(states, **{"lb/upstream": "in flight"})
-        violations = ["%s %s" % (c, v) for c, v in states.items() if v.startswith("between")]
+        violations += ["%s %s" % (c, v) for c, v in states.items() if v.startswith("between")]
         if now["db"]["sessions"] != 200:
             violations.append("cache lost session keys: %d left" % now["db"]["sessions"])
         expected = {"before": self.before["lb"]["served"], "target": self.target_state["ssl"]["served"]}
@@ -438,11 +453,17 @@ class FleetBox:
                 "ssl files %s but not served (%s)" % (states["lb/ssl"], now["lb"]["served"] or "nothing")
             )
         if now["lb"]["maintenance"] != self.before["lb"]["maintenance"]:
-            (in_flight if killed and not final else violations).append("maintenance page left on")
+            (in_flight if (killed or refused) and not final else violations).append("maintenance page left on")
         for host in HOSTS:
             state = self.state_dir(host)
             violations += ["%s: %s" % (host, p) for p in snapshot_problems(state) + journal_problems(state)]
             violations += ["%s: %s" % (host, p) for p in state_secret_problems(state, self.secrets)]
+        violations += verdict_problems(
+            run.stdout,
+            states,
+            lambda c: "%s on %s" % (c.split("/")[1], name(c.split("/")[0])),
+            lambda c, v: v == "before" or (c == "lb/upstream" and v == "target"),
+        )
         texts = [("run output", run.stdout), ("runner artifacts", run.artifacts_text())]
         violations += ["secret %s... in %s" % (s[:4], w) for w, t in texts for s in self.secrets if s in t]
         if final:
@@ -529,7 +550,10 @@ class FleetBox:
         self.clear_faults()
         order = [name for name, _counts in FLEET_PHASES]
         weights_killed = any(order.index(f.phase) <= order.index("revert traffic") for f in kills)
-        out.after_fault, out.in_flight, out.states["fault"] = self.check(run, out.killed, weights_killed=weights_killed)
+        refused = {faults[i].phase for i in out.applied if faults[i].fault == "nginx_broken"}
+        out.after_fault, out.in_flight, out.states["fault"] = self.check(
+            run, out.killed, weights_killed=weights_killed, lb_refused=refused
+        )
         again = self.run(extra=extra, run_id=run_id)
         out.rerun, out.rerun_rc = again, again.rc
         out.after_rerun, _, out.states["rerun"] = self.check(

@@ -83,3 +83,21 @@ def test_seed_2712_run_8_the_state_dir_runs_full_in_the_middle_of_the_gradual_re
     assert "traffic on %s: traffic: gradual restore of pool" % name("lb") in msg, msg
     assert "put back to" in msg, msg
     assert out.rerun_rc == 0 and out.after_rerun == [], out.after_rerun
+
+
+def test_seed_2713_run_11_nginx_refuses_the_traffic_revert_after_a_refused_step(box):
+    """Seed 2713, run 11: a broken include on the balancer right after the first step of the gradual
+    restore (weights half-way) to the end of the traffic phase, and again in the traffic revert.
+    nginx -t refused the next step, the role putting the weights back and the traffic revert's
+    second try: no tool changes an nginx that refuses every configuration (it keeps serving what it
+    has). The run said traffic was NOT reverted and kept the maintenance page on, as it should; the
+    checker took the weights for a violation. They are in flight now, as with a stopped balancer,
+    only while the run fails and its verdict says so. The re-run, nginx mended, converges."""
+    out = box.trial([Fault("traffic", 10, "nginx_broken", "lb"), Fault("revert traffic", 1, "nginx_broken", "lb")])
+    assert out.applied == [0, 1] and not out.killed
+    assert out.after_fault == [], "after the fault: %s (states %s)" % (out.after_fault, out.states)
+    assert out.states["fault"]["lb/upstream"] == "in flight", out.states
+    assert "maintenance page left on" in out.in_flight, out.in_flight
+    msg = out.run.result(VERDICT)["msg"]
+    assert "traffic on %s: NOT reverted, the undo failed at Put the previous weights back" % name("lb") in msg, msg
+    assert out.rerun_rc == 0 and out.after_rerun == [], out.after_rerun
