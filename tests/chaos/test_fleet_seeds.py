@@ -43,7 +43,7 @@ def test_seed_2613_run_1_an_app_host_dies_in_its_serial_batch(box):
     was still before or target and the re-run converged; the page left on was the violation. Now
     the run goes on: the host that stopped answering fails its phase, the stack is reverted where
     the hosts answer, the page goes off and the verdict names the host."""
-    out = box.trial([Fault("app", 34, "host_stop", "app1")])
+    out = box.trial([Fault("app", 19, "host_stop", "app1")])
     assert out.applied == [0] and not out.killed
     assert out.after_fault == [], "after the fault: %s (states %s)" % (out.after_fault, out.states)
     assert out.rc != 0
@@ -60,7 +60,7 @@ def test_seed_2711_run_1_the_state_dir_runs_full_as_the_database_is_swapped_back
     could not be written, and pg_restore_safe said "nothing was renamed": the role stopped before
     upgrading the schema back, leaving the database downgraded (neither before nor target). Now the
     swap is reported done with a warning, the schema goes back up and the database is as before."""
-    out = box.trial([Fault("app", 22, "host_stop", "app2"), Fault("revert database", 1, "disk_full", "db")])
+    out = box.trial([Fault("app", 13, "host_stop", "app2"), Fault("revert database", 1, "disk_full", "db")])
     assert out.applied == [0, 1] and not out.killed
     assert out.states["fault"]["db/database"] == "before", out.states
     assert out.after_fault == [], "after the fault: %s (states %s)" % (out.after_fault, out.states)
