@@ -101,3 +101,21 @@ def test_seed_2713_run_11_nginx_refuses_the_traffic_revert_after_a_refused_step(
     msg = out.run.result(VERDICT)["msg"]
     assert "traffic on %s: NOT reverted, the undo failed at Put the previous weights back" % name("lb") in msg, msg
     assert out.rerun_rc == 0 and out.after_rerun == [], out.after_rerun
+
+
+def test_seed_2715_run_5_a_killed_journal_entry_does_not_make_the_target_bad(box):
+    """Seed 2715, run 5: the module journaling app1's restart was killed (the release switched, the
+    app restarted). The role's rescue switched app1 back and marked the release it left, the
+    rollback's target, bad: every re-run was then refused ("it is marked bad ... use
+    app_force=true"). A killed module says nothing about the release; only a failed verify marks
+    it bad now, and the re-run converges."""
+    for _attempt in range(3):  # the kill races the module it watches: run the plan again when late
+        out = box.trial([Fault("app", 23, "module_kill", "app1")])
+        if out.applied == [0]:
+            break
+    assert out.applied == [0] and out.killed
+    assert out.after_fault == [], "after the fault: %s (states %s)" % (out.after_fault, out.states)
+    assert out.states["fault"]["app1/app"] == "before", out.states
+    msg = out.run.result(VERDICT)["msg"]
+    assert "failed in the rollback phase at 'Journal the restart'" in msg, msg
+    assert out.rerun_rc == 0 and out.after_rerun == [], out.after_rerun

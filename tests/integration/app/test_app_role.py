@@ -188,6 +188,29 @@ def test_failed_verification_switches_back_and_restores_config(playbook, nginx_f
     assert (revert["from"], revert["to"]) == ("r2", "r3")
 
 
+def test_a_failure_before_verify_switches_back_without_marking_the_target_bad(playbook, tmp_path):
+    """A failed restart says nothing about the release switched to (chaos seed 2715 run 5: a killed
+    journal entry in the same phase): the revert leaves it usable, so a re-run can land on it."""
+    root = make_layout(tmp_path / "shop", ["r1", "r2", "r3"], live="r3")
+    state = tmp_path / "state"
+    extravars = {
+        "app_root": str(root),
+        "app_state_dir": str(state),
+        "app_restart": "command",
+        "app_restart_command": [sys.executable, "-c", "raise SystemExit(3)"],
+    }
+    run = playbook(PLAYBOOK, inventory=inventory({"web1": {}}), extravars=extravars)
+    assert run.rc != 0 and live_of(root) == "r3", "switched back"
+    assert "failed in the rollback phase" in run.result(FAIL_TASK, "web1")["msg"]
+    bad_file = root / ".rollback/bad.json"
+    bad = json.loads(bad_file.read_text()) if bad_file.exists() else {}
+    assert "r2" not in bad, bad
+    extravars["app_restart_command"] = [sys.executable, "-c", "pass"]
+    again = playbook(PLAYBOOK, inventory=inventory({"web1": {}}), extravars=extravars)
+    assert again.rc == 0, again.stdout[-3000:]
+    assert live_of(root) == "r2", "the re-run lands on the target"
+
+
 def test_auto_revert_then_previous_lands_on_the_good_release(playbook, nginx_factory, tmp_path):
     """r3 good and live, r2 broken: the rollback to r2 is reverted; after a broken r4 is deployed,
     `previous` goes back to r3 (the release the revert returned to), not past it to r1."""
