@@ -16,10 +16,16 @@ Two cases:
 
 Prints, per transport, case and fleet size: wall time, controller CPU seconds (ansible-playbook
 and the processes it waited for; of it the main process, where the strategy runs), that CPU
-spread over the machine's cores (a floor on the wall time here), CPU seconds per host, module runs
+spread over the machine's cores, CPU seconds per host, the targets' CPU seconds in all and per
+host, the controller's and the targets' CPU together spread over the machine's cores (the targets
+run on the same cores as the controller here, so that is the floor on the wall time), module runs
 and task results (every task a host ran or skipped, controller-only ones included: each is a
 worker fork) per host, the 1-minute load average (the machine may be shared), and the ratios of
 each fleet to one host. --profile N prints each run's N slowest tasks and the time per action.
+
+The targets' CPU is read from each host container's cgroup (cgroup v1 cpuacct.usage, or cgroup v2
+cpu.stat usage_usec): sshd and its sessions, the `podman exec` processes and the modules they
+run. Where no such cgroup is found it is "n/a".
 
 --mitogen PATH runs the same playbook under Mitogen's mitogen_linear strategy, an optional
 accelerator that is not a dependency: `pip install --target PATH mitogen` (0.3.54 supports
@@ -219,6 +225,49 @@ def memory_per_container():
     return value * {"kB": 1 / 1024, "KiB": 1 / 1024, "MB": 1, "MiB": 1, "GB": 1024, "GiB": 1024}.get(unit, 1)
 
 
+def cpu_cgroups(names):
+    """The file holding each host container's CPU usage (its cgroup), or None if one has none.
+
+    The ids are looked up once, here; cpu_seconds() reads the files at each measurement.
+    """
+    ids = sh("podman", "inspect", "--format", "{{.Id}}", *names).split()
+    files = {}
+    for name, cid in zip(names, ids, strict=True):
+        candidates = (
+            # cgroup v1 (nanoseconds): podman's cgroupfs manager, then its systemd manager
+            "/sys/fs/cgroup/cpuacct/libpod_parent/libpod-%s/cpuacct.usage" % cid,
+            "/sys/fs/cgroup/cpuacct/machine.slice/libpod-%s.scope/cpuacct.usage" % cid,
+            # cgroup v2 (usage_usec in cpu.stat): the systemd manager, then cgroupfs
+            "/sys/fs/cgroup/machine.slice/libpod-%s.scope/cpu.stat" % cid,
+            "/sys/fs/cgroup/libpod_parent/libpod-%s/cpu.stat" % cid,
+            # the v2 hierarchy of a hybrid layout
+            "/sys/fs/cgroup/unified/machine.slice/libpod-%s.scope/cpu.stat" % cid,
+            "/sys/fs/cgroup/unified/libpod_parent/libpod-%s/cpu.stat" % cid,
+        )
+        found = [path for path in candidates if os.path.exists(path)]
+        if not found:
+            return None
+        files[name] = found[0]
+    return files
+
+
+def cpu_seconds(files, names):
+    """CPU seconds the containers `names` have used since they started (None: not measured)."""
+    if files is None:
+        return None
+    total = 0.0
+    for name in names:
+        text = Path(files[name]).read_text()
+        if files[name].endswith("cpuacct.usage"):
+            total += int(text) / 1e9
+            continue
+        usage = [line.split()[1] for line in text.splitlines() if line.startswith("usage_usec ")]
+        if not usage:
+            return None
+        total += int(usage[0]) / 1e6
+    return total
+
+
 def inventory(names, ips, transport, workdir):
     hosts = {}
     for name in names:
@@ -241,7 +290,14 @@ def inventory(names, ips, transport, workdir):
     return path
 
 
-def run(names, ips, transport, case, forks, workdir, verbose=False, mitogen=None):
+def run(names, ips, transport, case, forks, workdir, verbose=False, mitogen=None, cgroups=None):
+    """One rollback_app run over `names` from the bad layout; its figures.
+
+    targets_cpu is the CPU the hosts' cgroups (`cgroups`, from cpu_cgroups) used while
+    ansible-playbook ran, the layout reset before it not included; None where it is not measured.
+    In the soak case each host's app (the python http server) is in its cgroup too: that is the
+    host's work during the run (answering the health checks), and it is counted.
+    """
     inv = inventory(names, ips, transport, workdir)
     calls_out = Path(workdir) / "calls.json"
     env = dict(
@@ -281,23 +337,29 @@ def run(names, ips, transport, case, forks, workdir, verbose=False, mitogen=None
         argv.append("-vvv")
     reset(names)
     load = os.getloadavg()[0]
+    targets_before = cpu_seconds(cgroups, names)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
     out = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
     took = time.monotonic() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    targets_after = cpu_seconds(cgroups, names)
     if out.returncode != 0:
         raise SystemExit("rollback_app failed on %d hosts:\n%s" % (len(names), out.stdout[-3000:]))
     live = sh("podman", "exec", names[-1], "readlink", "/srv/shop/current")
     if live != "releases/20261122T090000Z":
         raise SystemExit("rollback_app did not switch %s: current -> %s" % (names[-1], live))
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    targets_cpu = None
+    if targets_before is not None and targets_after is not None:
+        targets_cpu = targets_after - targets_before
     calls = json.loads(calls_out.read_text())
     per_host = sum(calls["hosts"].values()) / len(names)
     load = max(load, os.getloadavg()[0])
     return {
         "wall": took,
         "cpu": cpu,
+        "targets_cpu": targets_cpu,
         "calls": per_host,
         "controller_calls": calls["controller"],
         "task_results": sum(calls["results"].values()) / len(names),
@@ -306,6 +368,14 @@ def run(names, ips, transport, case, forks, workdir, verbose=False, mitogen=None
         "tasks": calls["tasks"],
         "out": out.stdout,
     }
+
+
+def figure(value, spec):
+    """`value` formatted with `spec`, or "n/a" (right-aligned to the same width) when not measured."""
+    if value is None:
+        width = spec[1:].split(".")[0]
+        return ("%" + width + "s") % "n/a" if width else "n/a"
+    return spec % value
 
 
 def print_profile(tasks, count):
@@ -352,6 +422,9 @@ def main():
         ips = ensure_containers(max(sizes), Path(workdir) / "id_ed25519.pub")
         if "soak" in cases:
             start_apps(container_names(max(sizes)))
+        cgroups = cpu_cgroups(container_names(max(sizes)))
+        if cgroups is None:
+            print("targets' CPU: n/a (no cpuacct.usage or cpu.stat found for the host containers)")
         print("memory per idle host container (cgroup): %.1f MiB" % memory_per_container())
         if args.prove_pipelining:
             names = container_names(1)
@@ -362,17 +435,19 @@ def main():
         for transport in transports:
             for case in cases:
                 for size in sizes:
-                    res = run(container_names(size), ips, transport, case, args.forks, workdir, mitogen=args.mitogen)
+                    names = container_names(size)
+                    res = run(names, ips, transport, case, args.forks, workdir, mitogen=args.mitogen, cgroups=cgroups)
                     results[(transport, case, size)] = res
                     print(
-                        "  %-6s %-4s %3d hosts  %6.1fs wall  %6.1f cpu-s  %.2f cpu-s/host  %.1f module runs/host"
-                        "  %.0f task results/host  main process %.1f cpu-s  load %.1f"
+                        "  %-6s %-4s %3d hosts  %6.1fs wall  %6.1f cpu-s  targets %s cpu-s  %.2f cpu-s/host"
+                        "  %.1f module runs/host  %.0f task results/host  main process %.1f cpu-s  load %.1f"
                         % (
                             transport,
                             case,
                             size,
                             res["wall"],
                             res["cpu"],
+                            figure(res["targets_cpu"], "%.1f"),
                             res["cpu"] / size,
                             res["calls"],
                             res["task_results"],
@@ -387,7 +462,7 @@ def main():
     forks = args.forks or "one per host"
     strategy = "mitogen_linear strategy (%s)" % args.mitogen if args.mitogen else "linear strategy"
     print("forks: %s, %s, pipelining on (ssh; podman's connection has none)" % (forks, strategy))
-    head = "%-6s %-4s %-18s" % ("conn", "case", "")
+    head = "%-6s %-4s %-20s" % ("conn", "case", "")
     ratios = "".join("%8s" % ("%d/%d" % (s, sizes[0])) for s in sizes[1:])
     print(head + "".join("%10s" % ("%d hosts" % s) for s in sizes) + ratios)
     for transport in transports:
@@ -396,21 +471,30 @@ def main():
             label = "%-6s %-4s" % (transport, case)
             print(
                 label
-                + " %-18s" % "wall s"
+                + " %-20s" % "wall s"
                 + "".join("%10.1f" % r["wall"] for r in rows)
                 + "".join("%7.2fx" % (r["wall"] / rows[0]["wall"]) for r in rows[1:])
             )
-            print(" " * 11 + " %-18s" % "controller cpu s" + "".join("%10.1f" % r["cpu"] for r in rows))
-            # The controller's CPU spread over every core: no run on this machine can be faster.
+            print(" " * 11 + " %-20s" % "controller cpu s" + "".join("%10.1f" % r["cpu"] for r in rows))
+            # The controller's CPU spread over every core (the targets' CPU comes on top of it below).
             cores = os.cpu_count() or 1
             floor = "".join("%10.1f" % (r["cpu"] / cores) for r in rows)
-            print(" " * 11 + " %-18s" % ("cpu s / %d cores" % cores) + floor)
-            print(" " * 11 + " %-18s" % "of it main process" + "".join("%10.1f" % r["main_cpu"] for r in rows))
+            print(" " * 11 + " %-20s" % ("cpu s / %d cores" % cores) + floor)
+            print(" " * 11 + " %-20s" % "of it main process" + "".join("%10.1f" % r["main_cpu"] for r in rows))
             per_host = [r["cpu"] / s for r, s in zip(rows, sizes, strict=True)]
-            print(" " * 11 + " %-18s" % "cpu s per host" + "".join("%10.2f" % c for c in per_host))
-            print(" " * 11 + " %-18s" % "module runs/host" + "".join("%10.1f" % r["calls"] for r in rows))
-            print(" " * 11 + " %-18s" % "task results/host" + "".join("%10.0f" % r["task_results"] for r in rows))
-            print(" " * 11 + " %-18s" % "load (1 min, max)" + "".join("%10.1f" % r["load"] for r in rows))
+            print(" " * 11 + " %-20s" % "cpu s per host" + "".join("%10.2f" % c for c in per_host))
+            targets = [r["targets_cpu"] for r in rows]
+            print(" " * 11 + " %-20s" % "targets cpu s" + "".join(figure(t, "%10.1f") for t in targets))
+            targets_per_host = [None if t is None else t / s for t, s in zip(targets, sizes, strict=True)]
+            print(" " * 11 + " %-20s" % "targets cpu s/host" + "".join(figure(t, "%10.2f") for t in targets_per_host))
+            # The targets run on the same cores as the controller: all the CPU spread over every core
+            # is the floor on the wall time on this machine.
+            both = [None if t is None else (r["cpu"] + t) / cores for r, t in zip(rows, targets, strict=True)]
+            floor = "".join(figure(f, "%10.1f") for f in both)
+            print(" " * 11 + " %-20s" % ("all cpu s / %d cores" % cores) + floor)
+            print(" " * 11 + " %-20s" % "module runs/host" + "".join("%10.1f" % r["calls"] for r in rows))
+            print(" " * 11 + " %-20s" % "task results/host" + "".join("%10.0f" % r["task_results"] for r in rows))
+            print(" " * 11 + " %-20s" % "load (1 min, max)" + "".join("%10.1f" % r["load"] for r in rows))
     if not args.keep:
         for name in container_names(max(sizes)):
             subprocess.run(["podman", "rm", "-f", "-t", "0", name], capture_output=True, check=False)
