@@ -308,7 +308,8 @@ def take_first(module, name):
 
     Returns (changed, lock) as take_for_module does. Until the module exits, a failure of the
     module gives back the lock this process took first: nothing stays held by a run that stops
-    there (the journal shows the release).
+    there (the journal shows the release). A failure that says lock_kept=True (it changed the host
+    and the caller reverts under the lock, then releases it) keeps it.
     """
     p = module.params
     options = p["lock"]
@@ -321,7 +322,8 @@ def take_first(module, name):
 
         def give_back_then_fail(*args, **kwargs):
             module.fail_json = fail_json
-            release_for_module(module, p["run_id"])
+            if not kwargs.get("lock_kept"):
+                release_for_module(module, p["run_id"])
             fail_json(*args, **kwargs)
 
         module.fail_json = give_back_then_fail

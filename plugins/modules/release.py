@@ -32,10 +32,10 @@ description:
     (component C(app)), never copied over.
   - Already live (or the live directory already equals the backup) means no change.
   - With O(root), a whole run of one host can be this one module run, when nothing has to happen
-    between the switch and the verdict (no restart, no health check, no hook). O(lock) takes the
-    host lock first, O(verdict) journals the run's verdict after the switch and releases the lock.
-    The journal holds the same lines, in the same order, as the lock, release and lock modules run
-    one after the other.
+    between the switch and the verdict (no health check, no hook). O(lock) takes the host lock
+    first, O(restart) restarts the app after the switch, O(verdict) journals the run's verdict after
+    the switch and releases the lock. The journal holds the same lines, in the same order, as the
+    lock, release, command, journal_record and lock modules run one after the other.
   - With O(verdict), the verdict's C(duration_s) is the time the run took before this task plus this
     task's own, and its C(details) gain C(live_before) and C(target) (the release live before, the
     one resolved) and C(phases), the durations of the phases this one process went through,
@@ -112,10 +112,38 @@ options:
       - Days a release marked bad is kept from pruning, for debugging.
     type: int
     default: 7
+  restart:
+    description:
+      - A command that restarts the app, run after a switch that changed something (not when the
+        release was live already, not in check mode), in this process. Its journal entry
+        (C(action=restart)) follows the switch's.
+      - A command that cannot be found fails the task before anything changes. One that exits
+        non-zero fails the task after the switch, journaled (C(result=failed)); the result says
+        C(changed=true), C(phase=rollback) and, with O(lock), C(lock_kept=true); the lock stays
+        held for the caller's revert, which must release it.
+      - Mutually exclusive with O(live_path).
+    type: dict
+    suboptions:
+      argv:
+        description:
+          - The command and its arguments, run without a shell (C([systemctl, restart, shop])).
+        type: list
+        elements: str
+        required: true
+      name:
+        description:
+          - What the restart's journal entry names as restarted (its C(to)).
+          - Defaults to O(restart.argv) joined by spaces.
+        type: str
+      summary:
+        description:
+          - The restart's journal message.
+        type: str
+        default: restarted after the rollback
   live_path:
     description:
       - Live directory to restore O(backup_path) into (directory strategy).
-      - Mutually exclusive with O(lock) and O(verdict).
+      - Mutually exclusive with O(lock), O(verdict) and O(restart).
     type: path
   backup_path:
     description:
@@ -158,6 +186,18 @@ EXAMPLES = r"""
       action: verify
       result: not_verified
       summary: "not verified: no health URLs given"
+
+- name: Lock, switch and restart in one module run; the health check and the verdict come after it
+  emergency.rollback.release:
+    root: /srv/shop
+    to: previous
+    run_id: "{{ rollback_run_id }}"
+    lock:
+      owner: "{{ lookup('emergency.rollback.run_context', 'user') }}"
+    restart:
+      argv: [systemctl, restart, shop]
+      name: shop
+  register: switched
 
 - name: Restore a deployment backup directory into the live path
   emergency.rollback.release:
@@ -246,10 +286,34 @@ journal_entry:
            "action": "release", "from": "20261123181500", "to": "20261120093000", "snapshot": null,
            "duration_s": 0.004, "result": "changed", "message": "20261123181500 -> 20261120093000"}
 phase:
-  description: The phase of the run the task failed in, C(preflight) (lock, read, resolve) or C(rollback) (the switch).
-  returned: on failure, when O(verdict) is given
+  description:
+    - The phase of the run the task failed in, C(preflight) (lock, read, resolve) or C(rollback)
+      (the switch, the restart).
+  returned: on failure, when O(verdict) or O(restart) is given
   type: str
   sample: preflight
+phases:
+  description:
+    - The phases this process went through and their durations in seconds, C(preflight) (lock, read,
+      resolve), C(snapshot) (nothing to keep but the live release, which the history records) and
+      C(rollback) (the switch and the restart), for a caller that journals the verdict itself.
+  returned: when O(root) is given
+  type: list
+  elements: dict
+  sample: [{"phase": "preflight", "duration_s": 0.004}, {"phase": "snapshot", "duration_s": 0.0},
+           {"phase": "rollback", "duration_s": 1.203}]
+restart:
+  description: The restart command O(restart) ran, its exit code and output.
+  returned: when the restart ran
+  type: dict
+  sample: {"argv": ["systemctl", "restart", "shop"], "rc": 0, "stdout": "", "stderr": ""}
+lock_kept:
+  description:
+    - The run still holds the host lock after this failure (O(lock) was given and the restart
+      failed after the switch).
+  returned: when the restart failed
+  type: bool
+  sample: true
 atomic_exchange:
   description: Whether the directories were exchanged with one C(renameat2(RENAME_EXCHANGE)) (directory strategy).
   returned: when a directory was restored
@@ -380,7 +444,7 @@ class Run:
     def __init__(self, module):
         self.module = module
         self.marks = [time.monotonic()]
-        if module.params["verdict"] is not None:
+        if module.params["verdict"] is not None or module.params["restart"] is not None:
             # a whole run: a failure says which phase of it failed
             fail_json = module.fail_json
 
@@ -394,34 +458,52 @@ class Run:
     def mark(self):
         self.marks.append(time.monotonic())
 
+    def phases(self, now, verify=False):
+        """The phases this process went through (the switch and the restart are its rollback), timed."""
+        started, resolved = self.marks[0], self.marks[1]
+        switched = self.marks[2] if len(self.marks) > 2 else resolved
+        spans = [("preflight", resolved - started), ("snapshot", 0.0), ("rollback", switched - resolved)]
+        if verify:
+            spans.append(("verify", now - switched))
+        return [{"phase": name, "duration_s": round(span, 3)} for name, span in spans]
+
     def verdict(self, result):
         """The O(verdict) entry with this process's phases, durations and what it resolved."""
         verdict = dict(self.module.params["verdict"])
         now = time.monotonic()
-        started, resolved = self.marks[0], self.marks[1]
-        switched = self.marks[2] if len(self.marks) > 2 else resolved
-        verdict["duration_s"] = round((verdict["duration_s"] or 0.0) + now - started, 3)
+        verdict["duration_s"] = round((verdict["duration_s"] or 0.0) + now - self.marks[0], 3)
         details = dict(verdict["details"] or {})
         details.update(live_before=result["from"], target=result["to"])
-        details["phases"] = list(details.get("phases") or []) + [
-            {"phase": name, "duration_s": round(span, 3)}
-            for name, span in (
-                ("preflight", resolved - started),
-                ("snapshot", 0.0),
-                ("rollback", switched - resolved),
-                ("verify", now - switched),
-            )
-        ]
+        details["phases"] = list(details.get("phases") or []) + self.phases(now, verify=True)
         verdict["details"] = details
         return verdict
 
-    def exit(self, step, changed, result, message=None, journal_fields=None, diff=None):
+    def restart(self, result):
+        """Run O(restart) after the switch and journal it; a non-zero exit fails the task, switched."""
+        options = self.module.params["restart"]
+        step = Step(self.module, "app", "restart")
+        rc, out, err = self.module.run_command(options["argv"])
+        result["restart"] = {"argv": options["argv"], "rc": rc, "stdout": out, "stderr": err}
+        name = options["name"] or " ".join(options["argv"])
+        if rc != 0:
+            step.fail(
+                "release: %s is live, but the restart (%s) failed with rc %d: %s"
+                % (result["to"], " ".join(options["argv"]), rc, (err or out).strip()[-500:]),
+                journal_fields={"to": name},
+                changed=True,
+                lock_kept=self.module.params["lock"] is not None,
+                **result,
+            )
+        step.record("changed", to=name, message=options["summary"])
+
+    def exit(self, step, changed, result, message=None, journal_fields=None, diff=None, recorded=False):
         """Exit the switch: its entry when it changed, then with O(verdict) the verdict and the lock's release."""
-        if changed:
+        if changed and not recorded:
             step.record("changed", message=message, **(journal_fields or {}))
         if diff is not None:
             result["diff"] = diff
         result["duration_s"] = round(step.elapsed(), 3)
+        result["phases"] = self.phases(time.monotonic())
         lock = self.lock
         entry = step.entry
         if self.module.params["verdict"] is not None:
@@ -471,20 +553,19 @@ def run_symlink(module, step, run):
         run.exit(step, changed, result, diff=diff if changed else None)
     plan = dict(result, mark=mark, cleared=cleared, ids=ids, deploys=deploys, now=now, new_target=new_target)
     apply_switch(module, step, layout, plan)
-    run.mark()
     parts = ["%s -> %s" % (live, target)] if switch else []
     if cleared:
         parts.append("cleared the bad mark of %s (%s)" % (cleared, p["reason"]))
     if pruned:
         parts.append("pruned %s" % ", ".join(pruned))
-    run.exit(
-        step,
-        True,
-        result,
-        message="; ".join(parts),
-        journal_fields={"from_": live, "to": target, "marked_bad": result["marked_bad"], "pruned": len(pruned)},
-        diff=diff,
-    )
+    message = "; ".join(parts)
+    fields = {"from_": live, "to": target, "marked_bad": result["marked_bad"], "pruned": len(pruned)}
+    if p["restart"] is not None:
+        # the switch's entry first: a failed restart leaves it journaled before its own
+        step.record("changed", message=message, **fields)
+        run.restart(result)
+    run.mark()
+    run.exit(step, True, result, message=message, journal_fields=fields, diff=diff, recorded=p["restart"] is not None)
 
 
 def run_directory(module, step):
@@ -565,9 +646,22 @@ def main():
                 backup_path=dict(type="path"),
                 lock=lock_argument_spec(),
                 verdict=dict(type="dict", options=entry_argument_spec()),
+                restart=dict(
+                    type="dict",
+                    options=dict(
+                        argv=dict(type="list", elements="str", required=True),
+                        name=dict(type="str"),
+                        summary=dict(type="str", default="restarted after the rollback"),
+                    ),
+                ),
             )
         ),
-        mutually_exclusive=[("root", "live_path"), ("live_path", "lock"), ("live_path", "verdict")],
+        mutually_exclusive=[
+            ("root", "live_path"),
+            ("live_path", "lock"),
+            ("live_path", "verdict"),
+            ("live_path", "restart"),
+        ],
         required_one_of=[("root", "live_path")],
         required_together=[("live_path", "backup_path")],
         required_by={"lock": "run_id", "verdict": "run_id"},
@@ -575,6 +669,16 @@ def main():
     )
     if module.params["keep"] < 0 or module.params["bad_retention_days"] < 0:
         module.fail_json(msg="release: keep and bad_retention_days must be 0 or more")
+    restart = module.params["restart"]
+    if restart is not None:
+        argv = restart["argv"]
+        # a command that cannot start is bad input: refused before the lock, the switch or the journal
+        found = argv and (os.access(argv[0], os.X_OK) if os.sep in argv[0] else module.get_bin_path(argv[0]))
+        if not found:
+            module.fail_json(
+                msg="release: restart.argv %s: %s is not an executable command; nothing was changed"
+                % (argv, argv[0] if argv else "empty")
+            )
     if module.params["root"]:
         # The lock (when asked) before the step's clock: the release entry times the switch alone.
         run = Run(module)

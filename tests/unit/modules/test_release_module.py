@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
 
@@ -142,3 +143,73 @@ def test_release_as_a_whole_run_says_the_phase_it_failed_in(tmp_path):
     root = make_layout(tmp_path / "app", ["r1", "r2", "r3"], live="r3")
     ok, res = run(release, dict(WHOLE_RUN, root=str(root), state_dir=str(tmp_path / "s"), to="r9"))
     assert not ok and res["phase"] == "preflight"
+
+
+SWITCH_AND_RESTART = {"run_id": "u1", "lock": {"owner": "alice", "ttl": 60}}
+
+
+def restart_with(tmp_path, code):
+    """A restart command that appends to a marker file, then exits with code."""
+    marker = tmp_path / "restarts"
+    script = "open(%r, 'a').write('x'); raise SystemExit(%d)" % (str(marker), code)
+    return marker, {"argv": [sys.executable, "-c", script], "name": "shop"}
+
+
+def test_release_restarts_after_the_switch_and_journals_it_after_the_switch(tmp_path):
+    root = make_layout(tmp_path / "app", ["r1", "r2", "r3"], live="r3")
+    state = tmp_path / "s"
+    marker, restart = restart_with(tmp_path, 0)
+    args = dict(SWITCH_AND_RESTART, root=str(root), state_dir=str(state), restart=restart)
+    ok, res = run(release, args)
+    assert ok and res["changed"] and live_of(root) == "r2" and marker.read_text() == "x"
+    assert res["restart"]["rc"] == 0 and res["restart"]["argv"] == restart["argv"]
+    assert [(e["component"], e["action"], e["result"], e["to"]) for e in journal_lines(state)] == [
+        ("lock", "acquire", "changed", "u1"),
+        ("app", "release", "changed", "r2"),
+        ("app", "restart", "changed", "shop"),
+    ]
+    assert journal_lines(state)[2]["message"] == "restarted after the rollback"
+    # no verdict: the lock stays held for the caller's health check and verdict
+    assert (state / "rollback.lock").exists()
+    assert [p["phase"] for p in res["phases"]] == ["preflight", "snapshot", "rollback"]
+
+    # already live: no switch, so no restart
+    ok, res = run(release, args)
+    assert ok and not res["changed"] and "restart" not in res and marker.read_text() == "x"
+
+
+def test_release_restart_failure_fails_after_the_switch_and_keeps_the_lock(tmp_path):
+    root = make_layout(tmp_path / "app", ["r1", "r2", "r3"], live="r3")
+    state = tmp_path / "s"
+    marker, restart = restart_with(tmp_path, 3)
+    ok, res = run(release, dict(SWITCH_AND_RESTART, root=str(root), state_dir=str(state), restart=restart))
+    assert not ok and "the restart" in res["msg"] and "rc 3" in res["msg"]
+    # the caller's revert needs to know the switch happened, in which phase it failed, and that
+    # the lock is still its own
+    assert res["changed"] and res["phase"] == "rollback" and res["lock_kept"] is True
+    assert (res["from"], res["to"]) == ("r3", "r2") and live_of(root) == "r2" and marker.read_text() == "x"
+    assert [(e["action"], e["result"]) for e in journal_lines(state)] == [
+        ("acquire", "changed"),
+        ("release", "changed"),
+        ("restart", "failed"),
+    ]
+    assert (state / "rollback.lock").exists()
+
+
+@pytest.mark.parametrize("argv", [[], ["/nonexistent/restart-shop"], ["no-such-command-anywhere"]])
+def test_release_refuses_a_restart_it_cannot_run_before_changing_anything(tmp_path, argv):
+    root = make_layout(tmp_path / "app", ["r1", "r2", "r3"], live="r3")
+    state = tmp_path / "s"
+    args = dict(SWITCH_AND_RESTART, root=str(root), state_dir=str(state), restart={"argv": argv})
+    ok, res = run(release, args)
+    assert not ok and "is not an executable command" in res["msg"] and "nothing was changed" in res["msg"]
+    assert live_of(root) == "r3" and not state.exists()
+
+
+def test_release_restart_in_check_mode_runs_nothing(tmp_path):
+    root = make_layout(tmp_path / "app", ["r1", "r2", "r3"], live="r3")
+    marker, restart = restart_with(tmp_path, 0)
+    args = dict(SWITCH_AND_RESTART, root=str(root), state_dir=str(tmp_path / "s"), restart=restart)
+    ok, res = run(release, dict(args, _ansible_check_mode=True))
+    assert ok and res["changed"] and "restart" not in res
+    assert live_of(root) == "r3" and not marker.exists()
