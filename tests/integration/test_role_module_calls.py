@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from tests.harness.ansible import REPO
-from tests.harness.app import make_layout
+from tests.harness.app import SITE, make_layout
 from tests.harness.sslcache import pki, tls_site  # noqa: F401 - fixtures
 from tests.integration.webhooks.conftest import generic_api, square, stripe  # noqa: F401 - fixtures
 
@@ -69,10 +69,8 @@ def test_app(playbook, tmp_path, capsys):
     assert calls["localhost"] == 1
 
 
-def test_app_fleet_keeps_the_preflight_lock(playbook, tmp_path, capsys):
-    """Two hosts, one batch: the barrier's lock is held on into the rollback play, taken and
-    released once per host, in two module runs; with batches it is released after the barrier and
-    taken again."""
+def two_app_hosts(tmp_path):
+    """web1 and web2, local connections, each with its own layout (r3 live) and state dir."""
     hosts = {}
     for name in ("web1", "web2"):
         root = make_layout(tmp_path / name, ["r1", "r2", "r3"], live="r3")
@@ -82,6 +80,14 @@ def test_app_fleet_keeps_the_preflight_lock(playbook, tmp_path, capsys):
             "app_root": str(root),
             "app_state_dir": str(tmp_path / ("state-" + name)),
         }
+    return hosts
+
+
+def test_app_fleet_keeps_the_preflight_lock(playbook, tmp_path, capsys):
+    """Two hosts, one batch: the barrier's lock is held on into the rollback play, taken and
+    released once per host, in two module runs; with batches it is released after the barrier and
+    taken again."""
+    hosts = two_app_hosts(tmp_path)
     inventory = {"all": {"children": {"web": {"hosts": hosts}}}}
 
     def lock_steps(name):
@@ -106,6 +112,51 @@ def test_app_fleet_keeps_the_preflight_lock(playbook, tmp_path, capsys):
     for name in hosts:
         assert lock_steps(name) == ["acquire", "release"] * 3
         assert not (tmp_path / ("state-" + name) / "rollback.lock").exists()
+
+
+def test_app_fleet_with_a_restart_and_health_from_the_controller(playbook, nginx_factory, tmp_path, capsys):
+    """Two hosts, a restart and health checks from the controller: per host the barrier's read,
+    then one module run for lock, switch and restart, and one for the verdict and the unlock; the
+    health of both hosts in one module run on the controller."""
+    hosts = two_app_hosts(tmp_path)
+    server = nginx_factory(SITE % hosts["web1"]["app_root"])
+    marker = tmp_path / "restarts"
+    extravars = {
+        "app_restart": "command",
+        "app_restart_command": [sys.executable, "-c", "open(%r, 'a').write('x')" % str(marker)],
+        "app_health_urls": ["http://127.0.0.1:%d/health" % server.http_port],
+        "app_health_from": "controller",
+        "app_health_interval": 0.1,
+    }
+    run = playbook(
+        str(REPO / "playbooks" / "rollback_app.yml"),
+        inventory={"all": {"children": {"web": {"hosts": hosts}}}},
+        extravars=extravars,
+    )
+    assert run.rc == 0, run.stdout[-3000:]
+    calls = module_calls(run)
+    with capsys.disabled():
+        print("\nmodule calls per host, app on two hosts with a restart and health from the controller: %s" % calls)
+    assert marker.read_text() == "xx", "each host restarted once"
+    checks = [
+        r
+        for r in run.task_results("Check the app health of every host of the batch from the controller")
+        if not r["res"].get("skipped")
+    ]
+    assert len(checks) == 1, "one health check for the batch"
+    # delegated to the controller, its event names the host it ran for
+    calls[checks[0]["host"]] -= 1
+    for name in hosts:
+        assert calls[name] == 3
+        journal = (tmp_path / ("state-" + name) / "journal.jsonl").read_text().splitlines()
+        assert [json.loads(line)["action"] for line in journal] == [
+            "acquire",
+            "release",
+            "restart",
+            "verify",
+            "release",
+        ]
+        assert json.loads(journal[3])["result"] == "ok"
 
 
 def test_cache(playbook, redis_factory, tmp_path, capsys):

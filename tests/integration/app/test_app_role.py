@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import sys
 import threading
 import time
@@ -116,7 +117,8 @@ def test_zero_failed_requests_while_rollback_app_switches(playbook, nginx_factor
     switches = sum(1 for a, b in zip(client.bodies, client.bodies[1:], strict=False) if a != b)
     assert switches == 1, "responses switch once from r3 to r2"
     assert live_of(root) == "r2"
-    res = run.result("Switch current to release r2", "web1")
+    # a symlink switch with health URLs and nothing else: the one module run, then the health check
+    res = run.result(ONE_RUN, "web1")
     assert (res["from"], res["to"], res["marked_bad"]) == ("r3", "r2", "r3")
     journal = [json.loads(line) for line in (state / "journal.jsonl").read_text().splitlines()]
     assert [(j["component"], j["action"], j["result"]) for j in journal] == JOURNAL_OK, journal
@@ -201,7 +203,18 @@ def test_a_failure_before_verify_switches_back_without_marking_the_target_bad(pl
     }
     run = playbook(PLAYBOOK, inventory=inventory({"web1": {}}), extravars=extravars)
     assert run.rc != 0 and live_of(root) == "r3", "switched back"
-    assert "failed in the rollback phase" in run.result(FAIL_TASK, "web1")["msg"]
+    assert run.task_results(ONE_RUN), "a restart alone keeps the rollback one module run"
+    msg = run.result(FAIL_TASK, "web1")["msg"]
+    assert "failed in the rollback phase" in msg and "release r2 -> r3" in msg
+    # the reverted release is restarted too; that restart failing is said, not lost
+    assert "the restart after it failed (rc 3)" in msg
+    assert not (state / "rollback.lock").exists(), "the lock the failed restart kept is released"
+    steps = [(e["action"], e["result"]) for e in map(json.loads, (state / "journal.jsonl").read_text().splitlines())]
+    assert (
+        steps.index(("restart", "failed"))
+        < steps.index(("auto_revert", "reverted"))
+        < steps.index(("release", "changed"), 4)
+    )
     bad_file = root / ".rollback/bad.json"
     bad = json.loads(bad_file.read_text()) if bad_file.exists() else {}
     assert "r2" not in bad, bad
@@ -460,19 +473,26 @@ def test_health_from_the_controller_checks_the_batch_once_and_reverts_only_the_u
     assert [(v["result"], v["message"]) for v in verdicts] == [("ok", "health checked: " + urls[0])]
 
 
-def test_one_module_run_journals_as_phase_by_phase(playbook, tmp_path):
-    """The one module run (one host, nothing between the switch and the verdict) and the phases one
-    by one (any --skip-tags leaves the one run out) write the same journal and leave the same state."""
+@pytest.mark.parametrize("restart_and_health", [False, True], ids=["switch", "restart-and-health"])
+def test_one_module_run_journals_as_phase_by_phase(playbook, nginx_factory, tmp_path, restart_and_health):
+    """The one module run (one host, no hook, config file or env key) and the phases one by one (any
+    --skip-tags leaves the one run out) write the same journal and leave the same state, with a
+    restart and a health check after it too."""
     runs = {}
     for label, skip_tags in (("one run", None), ("phases", "no_such_tag")):
-        root = make_layout(tmp_path / label / "shop", ["r1", "r2", "r3"], live="r3")
-        state = tmp_path / label / "state"
-        run = playbook(
-            PLAYBOOK,
-            inventory=inventory({"web1": {}}),
-            extravars={"app_root": str(root), "app_state_dir": str(state), "rollback_run_id": "rb-same"},
-            skip_tags=skip_tags,
-        )
+        # no space in the path: nginx's root directive serves it in the health case
+        root = make_layout(tmp_path / label.replace(" ", "-") / "shop", ["r1", "r2", "r3"], live="r3")
+        state = tmp_path / label.replace(" ", "-") / "state"
+        extravars = {"app_root": str(root), "app_state_dir": str(state), "rollback_run_id": "rb-same"}
+        if restart_and_health:
+            server = serve(nginx_factory, root)
+            extravars.update(
+                app_restart="command",
+                app_restart_command=[sys.executable, "-c", "pass"],
+                app_health_urls=["http://127.0.0.1:%d/health" % server.http_port],
+                app_health_interval=0.1,
+            )
+        run = playbook(PLAYBOOK, inventory=inventory({"web1": {}}), extravars=extravars, skip_tags=skip_tags)
         assert run.rc == 0, run.stdout[-3000:]
         assert live_of(root) == "r2" and not (state / "rollback.lock").exists()
         journal = [json.loads(line) for line in (state / "journal.jsonl").read_text().splitlines()]
@@ -489,13 +509,20 @@ def test_one_module_run_journals_as_phase_by_phase(playbook, tmp_path):
                 e["from"],
                 e["to"],
                 e["run_id"],
-                e["message"],
+                # each run has its own health server
+                re.sub(r":\d+/", ":port/", e["message"] or ""),
                 sorted(e.get("details", {})),
             )
             for e in journal
         ]
 
     assert shape(one_journal) == shape(phases_journal)
-    verdict = one_journal[2]
+    verdict = next(e for e in one_journal if e["action"] == "verify")
+    assert verdict["result"] == ("ok" if restart_and_health else "not_verified")
+    assert [e["action"] for e in one_journal] == (
+        ["acquire", "release", "restart", "verify", "release"]
+        if restart_and_health
+        else ["acquire", "release", "verify", "release"]
+    )
     assert [p["phase"] for p in verdict["details"]["phases"]] == ["preflight", "snapshot", "rollback", "verify"]
     assert one_bad.keys() == phases_bad.keys() == {"r3"}
