@@ -8,11 +8,14 @@ state. Two transports:
 - podman: the containers.podman connection (no pipelining before containers.podman 1.18.1).
 - ssh: sshd in each container, a key pair generated for this run, ControlPersist and pipelining.
 
-Two cases:
+Three cases:
 
 - bare: the switch alone (no restart, no health check).
 - soak: a restart command, then the health of every host checked from the controller until 3
   consecutive successes; each host's app answers 503 for a short start-up after its restart.
+- floor: not a rollback; three ansible.builtin.ping tasks per host, as many module runs as the
+  soak makes per host at fleet size. What any playbook with that many module runs costs here: its
+  50-host wall time against the soak's one-host wall time says how close a rollback can get.
 
 Prints, per transport, case and fleet size: wall time, controller CPU seconds (ansible-playbook
 and the processes it waited for; of it the main process, where the strategy runs), that CPU
@@ -32,7 +35,7 @@ accelerator that is not a dependency: `pip install --target PATH mitogen` (0.3.5
 ansible-core 2.19), then `--mitogen PATH`. Mitogen wraps the ssh and podman connections; one
 Python interpreter per host stays up and runs every module in it.
 
-Usage (root): python bench/fleet.py [--sizes 1,10,50] [--transports podman,ssh] [--cases bare,soak]
+Usage (root): python bench/fleet.py [--sizes 1,10,50] [--transports podman,ssh] [--cases bare,soak,floor]
                                      [--forks N] [--mitogen PATH] [--profile N] [--prefix NAME]
                                      [--prove-pipelining] [--keep]
 Not a test: no limits.
@@ -82,6 +85,20 @@ APP = (
     "        pass\n"
     "http.server.ThreadingHTTPServer(('0.0.0.0', 8080), H).serve_forever()\n" % STARTUP_S
 )
+# The floor case: as many module runs per host as the soak makes at fleet size (the barrier's
+# read, the switch with its restart, the verdict), ansible-core's lightest module, nothing else.
+FLOOR = """
+- name: Three module runs per host and nothing else
+  hosts: web
+  gather_facts: false
+  tasks:
+    - name: First
+      ansible.builtin.ping:
+    - name: Second
+      ansible.builtin.ping:
+    - name: Third
+      ansible.builtin.ping:
+"""
 # Counts module runs per host (not the controller-only actions, not delegated runs).
 CALLBACK = """
 import json, os, resource, time
@@ -320,7 +337,11 @@ def run(names, ips, transport, case, forks, workdir, verbose=False, mitogen=None
         # interpreter per host kept running; it wraps the ssh and podman connections alike.
         env["ANSIBLE_STRATEGY_PLUGINS"] = str(Path(mitogen) / "ansible_mitogen" / "plugins" / "strategy")
         env["ANSIBLE_STRATEGY"] = "mitogen_linear"
-    argv = ["ansible-playbook", str(REPO / "playbooks" / "rollback_app.yml"), "-i", str(inv)]
+    playbook = REPO / "playbooks" / "rollback_app.yml"
+    if case == "floor":
+        playbook = Path(workdir) / "floor.yml"
+        playbook.write_text(FLOOR)
+    argv = ["ansible-playbook", str(playbook), "-i", str(inv)]
     argv += ["-e", "app_root=/srv/shop"]
     if case == "soak":
         extra = {
@@ -347,7 +368,7 @@ def run(names, ips, transport, case, forks, workdir, verbose=False, mitogen=None
     if out.returncode != 0:
         raise SystemExit("rollback_app failed on %d hosts:\n%s" % (len(names), out.stdout[-3000:]))
     live = sh("podman", "exec", names[-1], "readlink", "/srv/shop/current")
-    if live != "releases/20261122T090000Z":
+    if case != "floor" and live != "releases/20261122T090000Z":
         raise SystemExit("rollback_app did not switch %s: current -> %s" % (names[-1], live))
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     targets_cpu = None
@@ -393,7 +414,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="1,10,50")
     parser.add_argument("--transports", default="podman,ssh")
-    parser.add_argument("--cases", default="bare,soak")
+    parser.add_argument("--cases", default="bare,soak,floor")
     parser.add_argument("--forks", type=int, default=0, help="0: one fork per host")
     parser.add_argument("--prove-pipelining", action="store_true", help="one ssh run at -vvv, grep for it")
     parser.add_argument("--keep", action="store_true", help="leave the containers running")
@@ -495,6 +516,14 @@ def main():
             print(" " * 11 + " %-20s" % "module runs/host" + "".join("%10.1f" % r["calls"] for r in rows))
             print(" " * 11 + " %-20s" % "task results/host" + "".join("%10.0f" % r["task_results"] for r in rows))
             print(" " * 11 + " %-20s" % "load (1 min, max)" + "".join("%10.1f" % r["load"] for r in rows))
+        if ("soak" in cases and "floor" in cases) and len(sizes) > 1:
+            # what the goal "N hosts within k times one host" leaves: no playbook making the soak's
+            # module runs per host does better here than the floor
+            one, most = results[(transport, "soak", sizes[0])]["wall"], results[(transport, "floor", sizes[-1])]["wall"]
+            print(
+                "%-6s floor at %d hosts %.1f s = %.2fx the soak on %d host(s) (%.1f s)"
+                % (transport, sizes[-1], most, most / one, sizes[0], one)
+            )
     if not args.keep:
         for name in container_names(max(sizes)):
             subprocess.run(["podman", "rm", "-f", "-t", "0", name], capture_output=True, check=False)

@@ -104,6 +104,18 @@ def test_serial_rollback_behind_the_balancer_without_errors():
     assert result["total"] > 100
     assert result["versions"]["rb-fleet-app1"][-1] == "1.4.1" and "1.5.0" in result["versions"]["rb-fleet-app1"]
     assert result["versions"]["rb-fleet-app2"][-1] == "1.4.1" and "1.4.2" in result["versions"]["rb-fleet-app2"]
+    # lock, switch and systemd restart in one module run per host, then the health check and the
+    # verdict; the journal as phase by phase
+    assert run.stdout.count("TASK [emergency.rollback.app : Switch current back and journal the verdict") == 2
     for host in (APP1, APP2):
         assert host.file("/srv/shop/current").linked_to == "/srv/shop/releases/" + R1
         assert not host.file("/var/lib/emergency-rollback/rollback.lock").exists
+        text = host.file("/var/lib/emergency-rollback/journal.jsonl").content_string
+        last = [json.loads(line) for line in text.splitlines()][-4:]
+        assert [(e["action"], e["result"]) for e in last] == [
+            ("release", "changed"),
+            ("restart", "changed"),
+            ("verify", "ok"),
+            ("release", "changed"),
+        ], last
+        assert last[1]["to"] == "shop" and last[0]["to"] == R1
