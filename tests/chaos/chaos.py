@@ -203,9 +203,13 @@ class ChaosBox:
         st.maintenance.write_text("# maintenance: off\n")
         st.upstream.write_text(self.upstream_text)
         st.nginx.reload()
-        # certificates: the bad release's set served
+        # certificates: the bad release's set served. nginx -s reload only signals the master: wait
+        # until the new workers serve it, or "before" would hold the last run's certificate
         install_set(st.tls.live, st.pki["current"])
         st.tls.nginx.reload()
+        served_by = time.monotonic() + 30
+        while st.served_certificate() != st.certificate_of("current") and time.monotonic() < served_by:
+            time.sleep(0.05)
         # cache, provider
         st.redis.flushdb()
         st.redis.mset({"page:%d" % i: "bad" for i in range(PAGES)} | {"session:1": "keep"})
