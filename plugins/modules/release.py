@@ -496,10 +496,8 @@ class Run:
             )
         step.record("changed", to=name, message=options["summary"])
 
-    def exit(self, step, changed, result, message=None, journal_fields=None, diff=None, recorded=False):
-        """Exit the switch: its entry when it changed, then with O(verdict) the verdict and the lock's release."""
-        if changed and not recorded:
-            step.record("changed", message=message, **(journal_fields or {}))
+    def exit(self, step, changed, result, diff=None):
+        """Exit the switch (the caller journaled it), then with O(verdict) the verdict and the lock's release."""
         if diff is not None:
             result["diff"] = diff
         result["duration_s"] = round(step.elapsed(), 3)
@@ -558,14 +556,19 @@ def run_symlink(module, step, run):
         parts.append("cleared the bad mark of %s (%s)" % (cleared, p["reason"]))
     if pruned:
         parts.append("pruned %s" % ", ".join(pruned))
-    message = "; ".join(parts)
-    fields = {"from_": live, "to": target, "marked_bad": result["marked_bad"], "pruned": len(pruned)}
+    # the switch's entry first: a failed restart leaves it journaled before its own
+    step.record(
+        "changed",
+        message="; ".join(parts),
+        from_=live,
+        to=target,
+        marked_bad=result["marked_bad"],
+        pruned=len(pruned),
+    )
     if p["restart"] is not None:
-        # the switch's entry first: a failed restart leaves it journaled before its own
-        step.record("changed", message=message, **fields)
         run.restart(result)
     run.mark()
-    run.exit(step, True, result, message=message, journal_fields=fields, diff=diff, recorded=p["restart"] is not None)
+    run.exit(step, True, result, diff=diff)
 
 
 def run_directory(module, step):
